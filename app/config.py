@@ -1,0 +1,51 @@
+"""Service settings, read from the environment with the ``SERR_`` prefix."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "change-me-development-only"
+
+
+class Settings(BaseSettings):
+    """One place for every setting; unsafe defaults are refused outside development."""
+
+    model_config = SettingsConfigDict(env_prefix="SERR_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///./serr.db"
+    secret_key: str = DEFAULT_SECRET
+    access_token_minutes: int = Field(60, ge=1, le=24 * 60)
+    personal_token_days_default: int = Field(90, ge=1, le=366)
+    personal_token_days_max: int = Field(366, ge=1, le=3660)
+    cors_origins: list[str] = Field(default_factory=list)
+    sqlite_busy_timeout_ms: int = Field(30_000, ge=0)
+    db_pool_size: int = Field(5, ge=1)
+    argon2_time_cost: int = Field(3, ge=1)
+    argon2_memory_kib: int = Field(65_536, ge=8)
+    argon2_parallelism: int = Field(4, ge=1)
+    max_upload_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    page_limit_max: int = Field(500, ge=1)
+
+    @model_validator(mode="after")
+    def _fail_closed(self) -> Settings:
+        if self.environment == "production":
+            if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
+                raise ValueError(
+                    "SERR_SECRET_KEY must be set to a random value of at least 32 characters "
+                    "outside development"
+                )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,84 @@
+"""Engines and sessions.
+
+SQLite runs in WAL mode with foreign keys on and a busy timeout; write transactions start with
+``BEGIN IMMEDIATE`` so several workers queue for the write lock instead of failing with
+"database is locked" half-way through a transaction. Read-only requests use a second engine on the
+same file whose transactions begin deferred, so readers never wait for writers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+
+
+def _sqlite_engine(settings: Settings, begin: str) -> Engine:
+    engine = create_engine(
+        settings.database_url,
+        connect_args={"check_same_thread": False, "timeout": settings.sqlite_busy_timeout_ms / 1000},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # pragma: no cover - exercised by every test
+        # Let SQLAlchemy emit BEGIN itself (pysqlite's implicit transactions are turned off).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={int(settings.sqlite_busy_timeout_ms)}")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+@dataclass
+class Database:
+    """The write engine and the read engine (the same object outside SQLite)."""
+
+    engine: Engine
+    read_engine: Engine
+    write_sessions: sessionmaker[Session]
+    read_sessions: sessionmaker[Session]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        if settings.is_sqlite:
+            engine = _sqlite_engine(settings, "BEGIN IMMEDIATE")
+            read_engine = _sqlite_engine(settings, "BEGIN")
+        else:
+            engine = create_engine(
+                settings.database_url, pool_pre_ping=True, pool_size=settings.db_pool_size
+            )
+            read_engine = engine
+        return cls(
+            engine=engine,
+            read_engine=read_engine,
+            write_sessions=sessionmaker(engine, expire_on_commit=False),
+            read_sessions=sessionmaker(read_engine, expire_on_commit=False),
+        )
+
+    def session(self, *, write: bool = True) -> Iterator[Session]:
+        """A unit of work: commits on success, rolls back on any error."""
+        factory = self.write_sessions if write else self.read_sessions
+        with factory() as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
