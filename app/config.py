@@ -33,12 +33,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _fail_closed(self) -> Settings:
-        if self.environment == "production":
-            if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
-                raise ValueError(
-                    "SERR_SECRET_KEY must be set to a random value of at least 32 characters "
-                    "outside development"
-                )
+        weak = self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32
+        if self.environment == "production" and weak:
+            raise ValueError(
+                "SERR_SECRET_KEY must be set to a random value of at least 32 characters outside development"
+            )
         return self
 
     @property

@@ -8,6 +8,7 @@ same file whose transactions begin deferred, so readers never wait for writers.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -56,9 +57,7 @@ class Database:
             engine = _sqlite_engine(settings, "BEGIN IMMEDIATE")
             read_engine = _sqlite_engine(settings, "BEGIN")
         else:
-            engine = create_engine(
-                settings.database_url, pool_pre_ping=True, pool_size=settings.db_pool_size
-            )
+            engine = create_engine(settings.database_url, pool_pre_ping=True, pool_size=settings.db_pool_size)
             read_engine = engine
         return cls(
             engine=engine,
@@ -67,10 +66,13 @@ class Database:
             read_sessions=sessionmaker(read_engine, expire_on_commit=False),
         )
 
-    def session(self, *, write: bool = True) -> Iterator[Session]:
+    def session(self, *, write: bool = True, request_id: str | None = None) -> Iterator[Session]:
         """A unit of work: commits on success, rolls back on any error."""
         factory = self.write_sessions if write else self.read_sessions
         with factory() as session:
+            # Whether this unit of work may write: SQLite read transactions must not.
+            session.info["can_write"] = write or self.engine.dialect.name != "sqlite"
+            session.info["request_id"] = (request_id or uuid.uuid4().hex)[:64]
             try:
                 yield session
                 session.commit()

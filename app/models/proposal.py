@@ -44,7 +44,10 @@ class Proposal(TimestampMixin, Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     financials: Mapped[list[ProposalFinancial]] = relationship(
-        back_populates="proposal", cascade="all, delete-orphan", lazy="raise", order_by="ProposalFinancial.year"
+        back_populates="proposal",
+        cascade="all, delete-orphan",
+        lazy="raise",
+        order_by="ProposalFinancial.year",
     )
     self_assessments: Mapped[list[ProposalSelfAssessment]] = relationship(
         back_populates="proposal",

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from app.deps import AdminUser, SessionDep
+from app.models import AuditEvent
+from app.pagination import Page, PageDep, paginate
+
+router = APIRouter(tags=["audit"])
+
+
+class AuditEventOut(BaseModel):
+    id: int
+    occurred_at: datetime
+    actor_id: int | None
+    action: str
+    entity_type: str
+    entity_id: str
+    changes: dict[str, Any]
+    request_id: str | None
+
+
+@router.get("/audit", response_model=Page[AuditEventOut], summary="The audit trail, newest first (admin)")
+def list_audit(
+    session: SessionDep,
+    admin: AdminUser,
+    page: PageDep,
+    entity_type: Annotated[str | None, Query(max_length=40, description="e.g. proposal, cycle, user")] = None,
+    entity_id: Annotated[str | None, Query(max_length=64)] = None,
+    actor_id: int | None = None,
+    action: Annotated[str | None, Query(max_length=60, description="e.g. proposal.updated")] = None,
+    since: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
+    until: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
+) -> Page[AuditEventOut]:
+    stmt = select(AuditEvent).order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+    if entity_type:
+        stmt = stmt.where(AuditEvent.entity_type == entity_type)
+    if entity_id:
+        stmt = stmt.where(AuditEvent.entity_id == entity_id)
+    if actor_id is not None:
+        stmt = stmt.where(AuditEvent.actor_id == actor_id)
+    if action:
+        stmt = stmt.where(AuditEvent.action == action)
+    if since is not None:
+        stmt = stmt.where(AuditEvent.occurred_at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditEvent.occurred_at < until)
+    rows, total = paginate(session, stmt, page)
+    return Page(
+        items=[AuditEventOut.model_validate(r, from_attributes=True) for r in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )

@@ -1,0 +1,97 @@
+"""Typed dependencies: endpoints read like sentences (``session: SessionDep, user: CurrentUser``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.auth.security import token_digest
+from app.config import Settings
+from app.errors import Forbidden, NotAuthenticated
+from app.models import ApiToken, Role, User
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """The request's unit of work: commits when the endpoint returns, rolls back on error.
+
+    Reads get a deferred transaction; anything else takes the write lock at BEGIN (SQLite).
+    """
+    yield from request.app.state.db.session(
+        write=request.method not in READ_METHODS, request_id=request.headers.get("x-request-id")
+    )
+
+
+def get_write_session(request: Request) -> Iterator[Session]:
+    """For the few reads that also write (e.g. an export that is audited)."""
+    yield from request.app.state.db.session(write=True, request_id=request.headers.get("x-request-id"))
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+WriteSessionDep = Annotated[Session, Depends(get_write_session, scope="function")]
+
+LAST_USED_RESOLUTION = timedelta(minutes=5)
+
+
+def authenticate_token(session: Session, settings: Settings, token: str) -> User:
+    now = datetime.now(UTC)
+    row = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.digest == token_digest(settings, token))
+    ).first()
+    if row is None:
+        raise NotAuthenticated("The bearer token is not recognised.")
+    api_token, user = row
+    if api_token.revoked_at is not None:
+        raise NotAuthenticated("The bearer token has been revoked.")
+    if api_token.expires_at <= now:
+        raise NotAuthenticated("The bearer token has expired.")
+    if not user.is_active:
+        raise NotAuthenticated("The account is deactivated.")
+    stale = api_token.last_used_at is None or now - api_token.last_used_at > LAST_USED_RESOLUTION
+    if stale and session.info.get("can_write"):
+        session.execute(update(ApiToken).where(ApiToken.id == api_token.id).values(last_used_at=now))
+    return user
+
+
+def get_current_user(
+    session: SessionDep, settings: SettingsDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> User:
+    if not token:
+        raise NotAuthenticated()
+    return authenticate_token(session, settings, token)
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_roles(*roles: Role):
+    names = tuple(r.value for r in roles)
+
+    def _check(user: CurrentUser) -> User:
+        if not user.has_role(*names):
+            raise Forbidden(f"This needs one of the roles: {', '.join(names)}.")
+        return user
+
+    return _check
+
+
+AdminUser = Annotated[User, Depends(require_roles(Role.admin))]
+ChairOrAdmin = Annotated[User, Depends(require_roles(Role.admin, Role.chair))]

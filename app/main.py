@@ -1,0 +1,79 @@
+"""The FastAPI application: every API route requires a user except the named public ones."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app.audit.endpoints import router as audit_router
+from app.auth.endpoints import router as auth_router
+from app.config import Settings, get_settings
+from app.cycles.endpoints import router as cycles_router
+from app.db import Database
+from app.deps import get_current_user
+from app.errors import install_handlers
+from app.health import router as health_router
+from app.principles.endpoints import router as principles_router
+from app.proposals.endpoints import router as proposals_router
+from app.users.endpoints import router as users_router
+
+API_PREFIX = "/api/v1"
+
+DESCRIPTION = """
+The SE&RR efficiency review scoring service: capability proposals, scored by review panels against the
+twelve Annex B efficiency principles, weighted, ranked and selected within budgets.
+
+Authenticate with `Authorization: Bearer <token>`: get a short-lived token from `POST /api/v1/auth/token`
+(OAuth2 password form) or create a personal API token under `/api/v1/users/me/tokens`.
+Errors are `application/problem+json` (RFC 9457) with a field-level `errors` list.
+Money is a decimal string with two places ("1250000.00", GBP).
+"""
+
+
+def api_router() -> APIRouter:
+    public = APIRouter()
+    public.include_router(auth_router)
+    protected = APIRouter(
+        dependencies=[Depends(get_current_user)],
+        responses={401: {"description": "Missing, unknown, expired or revoked token"}},
+    )
+    for router in (users_router, principles_router, cycles_router, proposals_router, audit_router):
+        protected.include_router(router)
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(public)
+    api.include_router(protected)
+    return api
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    db = Database.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        db.dispose()
+
+    app = FastAPI(
+        title="SE&RR scoring service",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    install_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match"],
+            expose_headers=["ETag", "Location"],
+        )
+    app.include_router(health_router)
+    app.include_router(api_router())
+    return app

@@ -1,0 +1,278 @@
+"""Proposal import from CSV or XLSX: the whole file lands, or nothing does and every bad cell is named.
+
+Layout (one header row, then one proposal per row; see docs/import.md):
+``reference, title, capability, kind, lead, summary, fte_change, status, proposer_email``,
+then ``cost_<year>`` and ``saving_<year>`` for each financial year of the cycle (``cost_2022-23``), then
+``self_assessment_1`` … ``self_assessment_12``. Only title, capability, kind and lead are required.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.audit.service import record
+from app.cycles.service import get_cycle
+from app.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from app.models import Cycle, Proposal, User
+from app.money import parse_fixed2
+from app.proposals import service
+from app.proposals.schemas import ProposalCreate
+
+MAX_ROWS = 5000
+BASE_COLUMNS = (
+    "reference",
+    "title",
+    "capability",
+    "kind",
+    "lead",
+    "summary",
+    "fte_change",
+    "status",
+    "proposer_email",
+)
+REQUIRED = ("title", "capability", "kind", "lead")
+SA_COLUMNS = tuple(f"self_assessment_{n}" for n in range(1, 13))
+
+
+class ImportedRow(BaseModel):
+    row: int
+    id: int
+    reference: str
+
+
+class ImportResult(BaseModel):
+    imported: int
+    proposals: list[ImportedRow]
+
+
+def columns_for(cycle: Cycle) -> list[str]:
+    money = [f"{kind}_{year}" for year in cycle.financial_years for kind in ("cost", "saving")]
+    return [*BASE_COLUMNS, *money, *SA_COLUMNS]
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        # A spreadsheet number: its shortest repr is what was typed (1250000.5 stays 1250000.5).
+        return repr(value) if not value.is_integer() else str(int(value))
+    return str(value).strip()
+
+
+def read_rows(filename: str, content: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """Header and ``(spreadsheet row number, {column: text})`` for each non-empty row."""
+    name = filename.lower()
+    if content[:4] == b"PK\x03\x04" or name.endswith(".xlsx"):
+        return _read_xlsx(content)
+    if name.endswith(".csv") or not name or b"\x00" not in content[:1024]:
+        return _read_csv(content)
+    raise UnsupportedMediaType("Upload a .csv (UTF-8) or .xlsx file.")
+
+
+def _read_csv(content: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed(
+            "The CSV file is not UTF-8 text.",
+            errors=[
+                {
+                    "loc": ["file"],
+                    "row": None,
+                    "column": None,
+                    "msg": f"not UTF-8 at byte {exc.start}",
+                    "type": "encoding",
+                }
+            ],
+        ) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows = list(reader)
+    return _shape(rows)
+
+
+def _read_xlsx(content: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except Exception:
+        raise UnsupportedMediaType("The file is not a readable .xlsx workbook.") from None
+    ws = wb.worksheets[0]
+    rows = [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
+    wb.close()
+    return _shape(rows)
+
+
+def _shape(rows: list[list[Any]]) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    if not rows:
+        return [], []
+    header = [str(h).strip().lower() for h in rows[0]]
+    while header and not header[-1]:
+        header.pop()
+    out = []
+    for number, raw in enumerate(rows[1:], start=2):
+        cells = [_cell_text(v) for v in raw]
+        if not any(cells):
+            continue
+        out.append((number, {h: (cells[i] if i < len(cells) else "") for i, h in enumerate(header) if h}))
+    return header, out
+
+
+def _err(row: int | None, column: str | None, msg: str, type_: str = "value_error") -> dict:
+    loc: list[Any] = ["file"]
+    if row is not None:
+        loc.append(row)
+    if column is not None:
+        loc.append(column)
+    return {"loc": loc, "row": row, "column": column, "msg": msg, "type": type_}
+
+
+def _column_of(loc: tuple, cycle: Cycle, data: dict[str, Any]) -> str:
+    if not loc:
+        return ""
+    head = loc[0]
+    if head == "financials" and len(loc) >= 3:
+        line = data["financials"][loc[1]]
+        return f"{loc[2]}_{line['year']}"
+    if head == "self_assessment":
+        return "self_assessment_*"
+    return str(head)
+
+
+def parse_row(
+    cycle: Cycle, number: int, row: dict[str, str]
+) -> tuple[ProposalCreate | None, str, list[dict]]:
+    errors: list[dict] = []
+    for col in REQUIRED:
+        if not row.get(col):
+            errors.append(_err(number, col, "required"))
+    financials = []
+    for year in cycle.financial_years:
+        line: dict[str, Any] = {"year": year}
+        for kind in ("cost", "saving"):
+            col = f"{kind}_{year}"
+            text = row.get(col, "")
+            try:
+                line[kind] = parse_fixed2(text) if text else Decimal("0")
+            except ValueError as exc:
+                errors.append(_err(number, col, str(exc)))
+        financials.append(line)
+    fte = row.get("fte_change", "")
+    data: dict[str, Any] = {
+        "cycle_id": cycle.id,
+        "reference": row.get("reference") or None,
+        "title": row.get("title", ""),
+        "capability": row.get("capability", ""),
+        "kind": row.get("kind", "").lower(),
+        "lead": row.get("lead", ""),
+        "summary": row.get("summary", ""),
+        "fte_change": fte or "0",
+        "status": (row.get("status") or "submitted").lower(),
+        "financials": financials,
+        "self_assessment": {str(n): row.get(f"self_assessment_{n}", "") for n in range(1, 13)},
+    }
+    if errors:
+        return None, row.get("proposer_email", ""), errors
+    try:
+        parsed = ProposalCreate.model_validate(data)
+    except ValidationError as exc:
+        for e in exc.errors():
+            col = _column_of(tuple(e["loc"]), cycle, data)
+            msg = str(e["msg"]).removeprefix("Value error, ")
+            errors.append(_err(number, col, msg, e["type"]))
+        return None, row.get("proposer_email", ""), errors
+    return parsed, row.get("proposer_email", ""), errors
+
+
+def import_file(
+    session: Session, actor: User, cycle_id: int, filename: str, content: bytes, max_bytes: int
+) -> ImportResult:
+    if len(content) > max_bytes:
+        raise PayloadTooLarge(f"The file is larger than {max_bytes} bytes.")
+    cycle = get_cycle(session, cycle_id)
+    header, rows = read_rows(filename, content)
+    expected = columns_for(cycle)
+    errors: list[dict] = []
+    unknown = [h for h in header if h and h not in expected]
+    for h in unknown:
+        errors.append(_err(1, h, "unknown column; expected columns are: " + ", ".join(expected)))
+    for col in REQUIRED:
+        if col not in header:
+            errors.append(_err(1, col, "required column is missing"))
+    if not rows and not errors:
+        errors.append(_err(None, None, "the file has no proposal rows"))
+    if len(rows) > MAX_ROWS:
+        errors.append(_err(None, None, f"at most {MAX_ROWS} rows per import"))
+    if errors:
+        raise ValidationFailed(f"The file was not imported: {len(errors)} problem(s).", errors=errors)
+
+    parsed: list[tuple[int, ProposalCreate, int | None]] = []
+    seen_refs: dict[str, int] = {}
+    emails = {r.get("proposer_email", "").lower() for _, r in rows if r.get("proposer_email")}
+    users = (
+        dict(
+            session.execute(
+                select(func.lower(User.email), User.id).where(func.lower(User.email).in_(emails))
+            ).all()
+        )
+        if emails
+        else {}
+    )
+    existing = {
+        ref.lower()
+        for ref in session.scalars(select(Proposal.reference).where(Proposal.cycle_id == cycle.id))
+    }
+    for number, row in rows:
+        data, email, row_errors = parse_row(cycle, number, row)
+        proposer_id = None
+        if email:
+            proposer_id = users.get(email.lower())
+            if proposer_id is None:
+                row_errors.append(_err(number, "proposer_email", f"no user has the email {email}"))
+        if data is not None and data.reference:
+            key = data.reference.lower()
+            if key in existing:
+                row_errors.append(
+                    _err(number, "reference", f"{data.reference} already exists in this cycle", "unique")
+                )
+            elif key in seen_refs:
+                row_errors.append(
+                    _err(
+                        number,
+                        "reference",
+                        f"{data.reference} also appears in row {seen_refs[key]}",
+                        "unique",
+                    )
+                )
+            seen_refs.setdefault(key, number)
+        for e in service.check_against_cycle(cycle, data.financials if data else None):
+            row_errors.append(_err(number, "financials", e["msg"]))
+        errors.extend(row_errors)
+        if data is not None and not row_errors:
+            parsed.append((number, data, proposer_id))
+    if errors:
+        bad_rows = len({e["row"] for e in errors})
+        raise ValidationFailed(
+            f"The file was not imported: {len(errors)} problem(s) in {bad_rows} row(s); nothing was changed.",
+            errors=errors,
+        )
+    imported = []
+    for number, data, proposer_id in parsed:
+        proposal = service.create_proposal(session, actor, data, cycle=cycle, proposer_id=proposer_id)
+        imported.append(ImportedRow(row=number, id=proposal.id, reference=proposal.reference))
+    record(
+        session,
+        actor,
+        "proposals.imported",
+        "cycle",
+        cycle.id,
+        changes={"file": filename, "rows": len(imported), "references": [i.reference for i in imported]},
+    )
+    return ImportResult(imported=len(imported), proposals=imported)

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from app.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
+from app.models import ApiToken, Role, User
+from app.pagination import Page, PageDep
+from app.users import service
+from app.users.schemas import TokenCreate, TokenCreated, TokenOut, UserCreate, UserOut, UserUpdate
+
+router = APIRouter(tags=["users"])
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut(
+        id=user.id,
+        email=user.email,
+        full_name=user.full_name,
+        roles=user.roles,
+        is_active=user.is_active,
+        version=user.version,
+        created_at=user.created_at,
+    )
+
+
+def token_out(row: ApiToken) -> TokenOut:
+    return TokenOut(
+        id=row.id,
+        name=row.name,
+        prefix=row.prefix,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        last_used_at=row.last_used_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+@router.get("/users/me", response_model=UserOut, summary="Who am I")
+def me(user: CurrentUser) -> UserOut:
+    return user_out(user)
+
+
+@router.post(
+    "/users/me/tokens", response_model=TokenCreated, status_code=201, summary="Create a personal API token"
+)
+def create_token(
+    data: TokenCreate, session: SessionDep, settings: SettingsDep, user: CurrentUser
+) -> TokenCreated:
+    row, secret = service.create_personal_token(session, settings, user, data)
+    return TokenCreated(**token_out(row).model_dump(), token=secret)
+
+
+@router.get("/users/me/tokens", response_model=Page[TokenOut], summary="List my personal API tokens")
+def list_tokens(session: SessionDep, user: CurrentUser, page: PageDep) -> Page[TokenOut]:
+    rows, total = service.list_personal_tokens(session, user, page)
+    return Page(items=[token_out(r) for r in rows], total=total, limit=page.limit, offset=page.offset)
+
+
+@router.delete("/users/me/tokens/{token_id}", status_code=204, summary="Revoke one of my personal API tokens")
+def revoke_token(token_id: int, session: SessionDep, user: CurrentUser) -> Response:
+    service.revoke_personal_token(session, user, token_id)
+    return Response(status_code=204)
+
+
+@router.post("/users", response_model=UserOut, status_code=201, summary="Create a user (admin)")
+def create_user(data: UserCreate, session: SessionDep, settings: SettingsDep, admin: AdminUser) -> UserOut:
+    return user_out(service.create_user(session, settings, admin, data))
+
+
+@router.get("/users", response_model=Page[UserOut], summary="List users (admin)")
+def list_users(
+    session: SessionDep,
+    admin: AdminUser,
+    page: PageDep,
+    role: Annotated[Role | None, Query(description="Only users with this role.")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Text in email or name.")] = None,
+    is_active: bool | None = None,
+) -> Page[UserOut]:
+    rows, total = service.list_users(
+        session, page, role=role.value if role else None, q=q, is_active=is_active
+    )
+    return Page(items=[user_out(u) for u in rows], total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/users/{user_id}", response_model=UserOut, summary="One user (admin)")
+def get_user(user_id: int, session: SessionDep, admin: AdminUser) -> UserOut:
+    return user_out(service.get_user(session, user_id))
+
+
+@router.patch(
+    "/users/{user_id}",
+    response_model=UserOut,
+    summary="Update a user's name, roles, password or status (admin)",
+)
+def update_user(
+    user_id: int, data: UserUpdate, session: SessionDep, settings: SettingsDep, admin: AdminUser
+) -> UserOut:
+    user = service.get_user(session, user_id)
+    return user_out(service.update_user(session, settings, admin, user, data))

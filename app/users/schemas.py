@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from app.models import Role
+
+PASSWORD_MIN = 10
+
+
+def _password_rule(value: str) -> str:
+    if len(value) < PASSWORD_MIN:
+        raise ValueError(f"password must be at least {PASSWORD_MIN} characters")
+    if value.strip() != value:
+        raise ValueError("password must not start or end with spaces")
+    return value
+
+
+def _roles_rule(value: list[Role]) -> list[Role]:
+    return sorted(set(value))
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+    full_name: str = Field(min_length=1, max_length=200)
+    password: str = Field(max_length=200)
+    roles: list[Role] = Field(min_length=1)
+
+    _pw = field_validator("password")(_password_rule)
+    _roles = field_validator("roles")(_roles_rule)
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int | None = Field(None, description="The version you read; a stale one gets 409.")
+    full_name: str | None = Field(None, min_length=1, max_length=200)
+    password: str | None = Field(None, max_length=200)
+    roles: list[Role] | None = Field(None, min_length=1)
+    is_active: bool | None = None
+
+    @field_validator("password")
+    @classmethod
+    def _pw(cls, v: str | None) -> str | None:
+        return None if v is None else _password_rule(v)
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, v: list[Role] | None) -> list[Role] | None:
+        return None if v is None else _roles_rule(v)
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    full_name: str
+    roles: list[str]
+    is_active: bool
+    version: int
+    created_at: datetime
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        min_length=1, max_length=100, description="What the token is for, e.g. 'scoring script'."
+    )
+    expires_in_days: int | None = Field(
+        None, ge=1, description="Lifetime; default and maximum from settings."
+    )
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="The secret. Shown only in this response; store it now.")
+
+
+class AccessToken(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int

@@ -1,0 +1,177 @@
+"""Users, roles and tokens."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from app.audit.service import diff, record
+from app.auth.security import hash_password, new_token, token_digest, verify_password
+from app.config import Settings
+from app.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed, field_error
+from app.models import ApiToken, User, UserRole
+from app.pagination import PageParams, paginate
+from app.users.schemas import TokenCreate, UserCreate, UserUpdate
+
+
+def snapshot(user: User) -> dict[str, Any]:
+    return {
+        "email": user.email,
+        "full_name": user.full_name,
+        "roles": user.roles,
+        "is_active": user.is_active,
+    }
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"User {user_id} does not exist.")
+    return user
+
+
+def create_user(session: Session, settings: Settings, actor: User | None, data: UserCreate) -> User:
+    email = str(data.email).lower()
+    if session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
+        raise Conflict(
+            f"A user with email {email} already exists.",
+            errors=[field_error(["body", "email"], "already registered", "unique")],
+        )
+    user = User(
+        email=email,
+        full_name=data.full_name,
+        password_hash=hash_password(settings, data.password),
+        role_rows=[UserRole(role=r.value) for r in data.roles],
+    )
+    session.add(user)
+    session.flush()
+    record(session, actor, "user.created", "user", user.id, after=snapshot(user))
+    return user
+
+
+def list_users(
+    session: Session, page: PageParams, *, role: str | None, q: str | None, is_active: bool | None
+) -> tuple[list[User], int]:
+    stmt = select(User).order_by(User.email)
+    if role:
+        stmt = stmt.where(User.id.in_(select(UserRole.user_id).where(UserRole.role == role)))
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.where(or_(func.lower(User.email).like(like), func.lower(User.full_name).like(like)))
+    if is_active is not None:
+        stmt = stmt.where(User.is_active == is_active)
+    return paginate(session, stmt, page)
+
+
+def update_user(session: Session, settings: Settings, actor: User, user: User, data: UserUpdate) -> User:
+    if data.version is not None and data.version != user.version:
+        raise Conflict(f"User {user.id} is at version {user.version}, not {data.version}; re-read and retry.")
+    before = snapshot(user)
+    if data.full_name is not None:
+        user.full_name = data.full_name
+    if data.password is not None:
+        user.password_hash = hash_password(settings, data.password)
+    if data.is_active is not None:
+        if user.id == actor.id and not data.is_active:
+            raise ValidationFailed(
+                "You cannot deactivate yourself.",
+                errors=[field_error(["body", "is_active"], "an admin cannot deactivate their own account")],
+            )
+        user.is_active = data.is_active
+    if data.roles is not None:
+        wanted = {r.value for r in data.roles}
+        if user.id == actor.id and "admin" not in wanted:
+            raise ValidationFailed(
+                "You cannot remove your own admin role.",
+                errors=[field_error(["body", "roles"], "an admin cannot remove their own admin role")],
+            )
+        user.role_rows = [r for r in user.role_rows if r.role in wanted] + [
+            UserRole(role=r) for r in sorted(wanted - set(user.roles))
+        ]
+    user.updated_at = datetime.now(UTC)
+    session.flush()
+    changes = diff(before, snapshot(user))
+    if data.password is not None:
+        changes["password"] = {"before": "***", "after": "*** (changed)"}
+    record(session, actor, "user.updated", "user", user.id, changes=changes)
+    return user
+
+
+def login(session: Session, settings: Settings, email: str, password: str) -> tuple[str, int]:
+    user = session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    ok = verify_password(settings, user.password_hash if user else None, password)
+    if not ok or user is None or not user.is_active:
+        raise NotAuthenticated("Incorrect email or password.")
+    lifetime = timedelta(minutes=settings.access_token_minutes)
+    token = _issue(session, settings, user, "access", "sign-in", lifetime)[1]
+    record(session, user, "auth.login", "user", user.id)
+    return token, int(lifetime.total_seconds())
+
+
+def _issue(
+    session: Session, settings: Settings, user: User, kind: str, name: str, lifetime: timedelta
+) -> tuple[ApiToken, str]:
+    secret = new_token()
+    row = ApiToken(
+        user_id=user.id,
+        kind=kind,
+        name=name,
+        digest=token_digest(settings, secret),
+        prefix=secret[:12],
+        expires_at=datetime.now(UTC) + lifetime,
+    )
+    session.add(row)
+    session.flush()
+    return row, secret
+
+
+def create_personal_token(
+    session: Session, settings: Settings, user: User, data: TokenCreate
+) -> tuple[ApiToken, str]:
+    days = data.expires_in_days or settings.personal_token_days_default
+    if days > settings.personal_token_days_max:
+        raise ValidationFailed(
+            "Token lifetime too long.",
+            errors=[
+                field_error(["body", "expires_in_days"], f"at most {settings.personal_token_days_max} days")
+            ],
+        )
+    row, secret = _issue(session, settings, user, "personal", data.name, timedelta(days=days))
+    record(
+        session,
+        user,
+        "token.created",
+        "api_token",
+        row.id,
+        after={"name": row.name, "expires_at": row.expires_at, "prefix": row.prefix},
+    )
+    return row, secret
+
+
+def list_personal_tokens(session: Session, user: User, page: PageParams) -> tuple[list[ApiToken], int]:
+    stmt = (
+        select(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.kind == "personal")
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    )
+    return paginate(session, stmt, page)
+
+
+def revoke_personal_token(session: Session, user: User, token_id: int) -> None:
+    row = session.get(ApiToken, token_id)
+    if row is None or row.user_id != user.id or row.kind != "personal":
+        raise NotFound(f"You have no personal token {token_id}.")
+    if row.revoked_at is None:
+        row.revoked_at = datetime.now(UTC)
+        record(
+            session,
+            user,
+            "token.revoked",
+            "api_token",
+            row.id,
+            before={"revoked_at": None},
+            after={"revoked_at": row.revoked_at},
+        )
