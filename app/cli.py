@@ -108,7 +108,7 @@ def cmd_create_user(args: argparse.Namespace) -> int:
         return 2
     db = Database.from_settings(settings)
     try:
-        for session in db.session():
+        with db.unit_of_work() as session:
             user = create_user(session, settings, None, data)
             print(f"Created user {user.id} {user.email} with roles {', '.join(user.roles)}.")
     except ServiceError as exc:
@@ -126,7 +126,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings()
     db = Database.from_settings(settings)
     try:
-        for session in db.session():
+        with db.unit_of_work() as session:
             if not database_is_empty(session):
                 if args.if_empty:
                     print("Database already has data; demo not loaded.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, create_engine, event
@@ -66,8 +67,9 @@ class Database:
             read_sessions=sessionmaker(read_engine, expire_on_commit=False),
         )
 
-    def session(self, *, write: bool = True, request_id: str | None = None) -> Iterator[Session]:
-        """A unit of work: commits on success, rolls back on any error."""
+    @contextmanager
+    def unit_of_work(self, *, write: bool = True, request_id: str | None = None) -> Iterator[Session]:
+        """A session that commits when the block ends normally and rolls back on any error."""
         factory = self.write_sessions if write else self.read_sessions
         with factory() as session:
             # Whether this unit of work may write: SQLite read transactions must not.

@@ -33,14 +33,16 @@ def get_session(request: Request) -> Iterator[Session]:
 
     Reads get a deferred transaction; anything else takes the write lock at BEGIN (SQLite).
     """
-    yield from request.app.state.db.session(
+    with request.app.state.db.unit_of_work(
         write=request.method not in READ_METHODS, request_id=request.headers.get("x-request-id")
-    )
+    ) as session:
+        yield session
 
 
 def get_write_session(request: Request) -> Iterator[Session]:
     """For the few reads that also write (e.g. an export that is audited)."""
-    yield from request.app.state.db.session(write=True, request_id=request.headers.get("x-request-id"))
+    with request.app.state.db.unit_of_work(write=True, request_id=request.headers.get("x-request-id")) as session:
+        yield session
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
