@@ -146,13 +146,9 @@ def _column_of(loc: tuple, cycle: Cycle, data: dict[str, Any]) -> str:
     return str(head)
 
 
-def parse_row(
-    cycle: Cycle, number: int, row: dict[str, str]
-) -> tuple[ProposalCreate | None, str, list[dict]]:
+def parse_row(cycle: Cycle, number: int, row: dict[str, str]) -> tuple[ProposalCreate | None, list[dict]]:
+    """Validate one row with the same rules as the API; every bad cell is reported, not just the first."""
     errors: list[dict] = []
-    for col in REQUIRED:
-        if not row.get(col):
-            errors.append(_err(number, col, "required"))
     financials = []
     for year in cycle.financial_years:
         line: dict[str, Any] = {"year": year}
@@ -163,8 +159,8 @@ def parse_row(
                 line[kind] = parse_fixed2(text) if text else Decimal("0")
             except ValueError as exc:
                 errors.append(_err(number, col, str(exc)))
+                line[kind] = Decimal("0")
         financials.append(line)
-    fte = row.get("fte_change", "")
     data: dict[str, Any] = {
         "cycle_id": cycle.id,
         "reference": row.get("reference") or None,
@@ -173,22 +169,24 @@ def parse_row(
         "kind": row.get("kind", "").lower(),
         "lead": row.get("lead", ""),
         "summary": row.get("summary", ""),
-        "fte_change": fte or "0",
+        "fte_change": row.get("fte_change") or "0",
         "status": (row.get("status") or "submitted").lower(),
         "financials": financials,
         "self_assessment": {str(n): row.get(f"self_assessment_{n}", "") for n in range(1, 13)},
     }
-    if errors:
-        return None, row.get("proposer_email", ""), errors
     try:
         parsed = ProposalCreate.model_validate(data)
     except ValidationError as exc:
         for e in exc.errors():
             col = _column_of(tuple(e["loc"]), cycle, data)
-            msg = str(e["msg"]).removeprefix("Value error, ")
+            msg = (
+                "required"
+                if col in REQUIRED and not row.get(col)
+                else str(e["msg"]).removeprefix("Value error, ")
+            )
             errors.append(_err(number, col, msg, e["type"]))
-        return None, row.get("proposer_email", ""), errors
-    return parsed, row.get("proposer_email", ""), errors
+        return None, errors
+    return (None if errors else parsed), errors
 
 
 def import_file(
@@ -230,30 +228,25 @@ def import_file(
         for ref in session.scalars(select(Proposal.reference).where(Proposal.cycle_id == cycle.id))
     }
     for number, row in rows:
-        data, email, row_errors = parse_row(cycle, number, row)
+        data, row_errors = parse_row(cycle, number, row)
+        email = row.get("proposer_email", "")
         proposer_id = None
         if email:
             proposer_id = users.get(email.lower())
             if proposer_id is None:
                 row_errors.append(_err(number, "proposer_email", f"no user has the email {email}"))
-        if data is not None and data.reference:
-            key = data.reference.lower()
+        reference = row.get("reference", "")
+        if reference:
+            key = reference.lower()
             if key in existing:
                 row_errors.append(
-                    _err(number, "reference", f"{data.reference} already exists in this cycle", "unique")
+                    _err(number, "reference", f"{reference} already exists in this cycle", "unique")
                 )
             elif key in seen_refs:
                 row_errors.append(
-                    _err(
-                        number,
-                        "reference",
-                        f"{data.reference} also appears in row {seen_refs[key]}",
-                        "unique",
-                    )
+                    _err(number, "reference", f"{reference} also appears in row {seen_refs[key]}", "unique")
                 )
             seen_refs.setdefault(key, number)
-        for e in service.check_against_cycle(cycle, data.financials if data else None):
-            row_errors.append(_err(number, "financials", e["msg"]))
         errors.extend(row_errors)
         if data is not None and not row_errors:
             parsed.append((number, data, proposer_id))
