@@ -41,7 +41,9 @@ def get_session(request: Request) -> Iterator[Session]:
 
 def get_write_session(request: Request) -> Iterator[Session]:
     """For the few reads that also write (e.g. an export that is audited)."""
-    with request.app.state.db.unit_of_work(write=True, request_id=request.headers.get("x-request-id")) as session:
+    with request.app.state.db.unit_of_work(
+        write=True, request_id=request.headers.get("x-request-id")
+    ) as session:
         yield session
 
 

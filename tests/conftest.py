@@ -51,8 +51,10 @@ def pg_template() -> str:
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS {PG_TEMPLATE} WITH (FORCE)"))
             conn.execute(sa.text(f"CREATE DATABASE {PG_TEMPLATE}"))
     except sa.exc.OperationalError as exc:
-        message = f"PostgreSQL not reachable at {PG_ADMIN_URL} ({type(exc.orig).__name__}); " \
-                  "set SERR_TEST_POSTGRES_URL to run the PostgreSQL half of the suite"
+        message = (
+            f"PostgreSQL not reachable at {PG_ADMIN_URL} ({type(exc.orig).__name__}); "
+            "set SERR_TEST_POSTGRES_URL to run the PostgreSQL half of the suite"
+        )
         if IN_CI:
             pytest.fail(message + " — CI must run it.")
         pytest.skip(message)
@@ -155,8 +157,14 @@ class Factory:
         n = self._next()
         email = email or f"user{n}-{'-'.join(roles) or 'none'}@example.org"
         with self.db.unit_of_work() as session:
-            user = create_user(session, self.settings, None, UserCreate(
-                email=email, full_name=f"User {n}", password=password, roles=list(roles) or ["scorer"]))
+            user = create_user(
+                session,
+                self.settings,
+                None,
+                UserCreate(
+                    email=email, full_name=f"User {n}", password=password, roles=list(roles) or ["scorer"]
+                ),
+            )
             _, token = _issue(session, self.settings, user, "access", "test", timedelta(hours=1))
         return Actor(user.id, email, token)
 
@@ -173,8 +181,9 @@ class Factory:
         for step in ("open", "scoring", "moderation", "closed"):
             if cycle["status"] == status:
                 break
-            r = self.client.post(f"/api/v1/cycles/{cycle['id']}/transition", json={"to": step},
-                                 headers=actor.headers)
+            r = self.client.post(
+                f"/api/v1/cycles/{cycle['id']}/transition", json={"to": step}, headers=actor.headers
+            )
             assert r.status_code == 200, r.text
             cycle = r.json()
         return cycle

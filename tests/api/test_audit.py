@@ -9,17 +9,30 @@ def events(client, admin, **params):
 
 def test_every_mutation_is_audited_with_before_and_after(client, factory, admin):
     cycle = factory.cycle(admin, status="draft")
-    client.post(f"{API}/cycles/{cycle['id']}/transition", json={"to": "open", "reason": "go"}, headers=admin.headers)
+    client.post(
+        f"{API}/cycles/{cycle['id']}/transition", json={"to": "open", "reason": "go"}, headers=admin.headers
+    )
     p = factory.proposal(admin, client.get(f"{API}/cycles/{cycle['id']}", headers=admin.headers).json())
-    client.patch(f"{API}/proposals/{p['id']}", json={"title": "Changed title", "version": p["version"]},
-                 headers=admin.headers)
+    client.patch(
+        f"{API}/proposals/{p['id']}",
+        json={"title": "Changed title", "version": p["version"]},
+        headers=admin.headers,
+    )
     client.post(f"{API}/proposals/{p['id']}/withdraw", json={"reason": "duplicate"}, headers=admin.headers)
     tok = client.post(f"{API}/users/me/tokens", json={"name": "script"}, headers=admin.headers).json()
     client.delete(f"{API}/users/me/tokens/{tok['id']}", headers=admin.headers)
 
     actions = [e["action"] for e in reversed(events(client, admin))]
-    assert actions == ["user.created", "cycle.created", "cycle.transitioned", "proposal.created",
-                       "proposal.updated", "proposal.withdrawn", "token.created", "token.revoked"]
+    assert actions == [
+        "user.created",
+        "cycle.created",
+        "cycle.transitioned",
+        "proposal.created",
+        "proposal.updated",
+        "proposal.withdrawn",
+        "token.created",
+        "token.revoked",
+    ]
     updated = events(client, admin, entity_type="proposal", entity_id=str(p["id"]), action="proposal.updated")
     assert len(updated) == 1
     assert updated[0]["changes"] == {"title": {"before": p["title"], "after": "Changed title"}}

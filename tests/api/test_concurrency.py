@@ -55,8 +55,14 @@ def test_many_writers_each_succeed_or_conflict(app, factory, admin):
     cycle = factory.cycle(admin)
     p = factory.proposal(admin, cycle)
     clients = [TestClient(app, raise_server_exceptions=False) for _ in range(10)]
-    results = run_together(10, lambda i: clients[i].patch(
-        f"{API}/proposals/{p['id']}", json={"summary": f"writer {i}", "version": p["version"]}, headers=admin.headers))
+    results = run_together(
+        10,
+        lambda i: clients[i].patch(
+            f"{API}/proposals/{p['id']}",
+            json={"summary": f"writer {i}", "version": p["version"]},
+            headers=admin.headers,
+        ),
+    )
     codes = [r.status_code for r in results]
     assert codes.count(200) == 1 and codes.count(409) + codes.count(412) == 9, codes
 
@@ -64,9 +70,20 @@ def test_many_writers_each_succeed_or_conflict(app, factory, admin):
 def test_concurrent_creates_get_distinct_references(app, factory, admin):
     cycle = factory.cycle(admin)
     clients = [TestClient(app, raise_server_exceptions=False) for _ in range(8)]
-    results = run_together(8, lambda i: clients[i].post(f"{API}/proposals", headers=admin.headers, json={
-        "cycle_id": cycle["id"], "title": f"Parallel {i}", "capability": "Estates", "kind": "efficiency",
-        "lead": "L"}))
+    results = run_together(
+        8,
+        lambda i: clients[i].post(
+            f"{API}/proposals",
+            headers=admin.headers,
+            json={
+                "cycle_id": cycle["id"],
+                "title": f"Parallel {i}",
+                "capability": "Estates",
+                "kind": "efficiency",
+                "lead": "L",
+            },
+        ),
+    )
     assert [r.status_code for r in results] == [201] * 8, [r.text for r in results]
     refs = sorted(r.json()["reference"] for r in results)
     assert refs == [f"SR01-{n:03d}" for n in range(1, 9)]

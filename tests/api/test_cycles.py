@@ -2,10 +2,15 @@ API = "/api/v1"
 
 
 def test_create_cycle_with_exact_budgets_and_default_scale(client, admin):
-    r = client.post(f"{API}/cycles", headers=admin.headers, json={
-        "name": "SR21 SE&RR", "financial_years": ["2022-23", "2023-24"],
-        "budgets": {"2022-23": "12500000.10", "2023-24": "0.01"},
-    })
+    r = client.post(
+        f"{API}/cycles",
+        headers=admin.headers,
+        json={
+            "name": "SR21 SE&RR",
+            "financial_years": ["2022-23", "2023-24"],
+            "budgets": {"2022-23": "12500000.10", "2023-24": "0.01"},
+        },
+    )
     assert r.status_code == 201, r.text
     c = r.json()
     assert c["status"] == "draft" and c["reference_prefix"] == "SR21"
@@ -16,19 +21,34 @@ def test_create_cycle_with_exact_budgets_and_default_scale(client, admin):
 
 
 def test_cycle_validation_lists_each_field(client, admin):
-    r = client.post(f"{API}/cycles", headers=admin.headers, json={
-        "name": "", "financial_years": ["2022-23", "2024-25", "2025-2026"], "budgets": {"2022-23": "1.234"},
-        "scale_min": 3, "not_applicable_policy": "ignore",
-    })
+    r = client.post(
+        f"{API}/cycles",
+        headers=admin.headers,
+        json={
+            "name": "",
+            "financial_years": ["2022-23", "2024-25", "2025-2026"],
+            "budgets": {"2022-23": "1.234"},
+            "scale_min": 3,
+            "not_applicable_policy": "ignore",
+        },
+    )
     assert r.status_code == 422
     locs = {tuple(e["loc"]) for e in r.json()["errors"]}
-    assert {("body", "name"), ("body", "financial_years"), ("body", "budgets", "2022-23"),
-            ("body", "not_applicable_policy")} <= locs
-    r = client.post(f"{API}/cycles", headers=admin.headers,
-                    json={"name": "x", "financial_years": ["2022-23", "2024-25"]})
+    assert {
+        ("body", "name"),
+        ("body", "financial_years"),
+        ("body", "budgets", "2022-23"),
+        ("body", "not_applicable_policy"),
+    } <= locs
+    r = client.post(
+        f"{API}/cycles", headers=admin.headers, json={"name": "x", "financial_years": ["2022-23", "2024-25"]}
+    )
     assert "consecutive" in r.json()["errors"][0]["msg"]
-    r = client.post(f"{API}/cycles", headers=admin.headers,
-                    json={"name": "x", "financial_years": ["2022-23"], "scale_min": 5, "scale_max": 1})
+    r = client.post(
+        f"{API}/cycles",
+        headers=admin.headers,
+        json={"name": "x", "financial_years": ["2022-23"], "scale_min": 5, "scale_max": 1},
+    )
     assert r.status_code == 422 and "scale_min must be below scale_max" in r.text
 
 
@@ -53,13 +73,17 @@ def test_update_cycle_needs_current_version(client, factory, admin):
     assert client.patch(url, json={"name": "Renamed"}, headers=admin.headers).status_code == 428
     r = client.patch(url, json={"name": "Renamed"}, headers={**admin.headers, "If-Match": '"99"'})
     assert r.status_code == 412
-    r = client.patch(url, json={"name": "Renamed", "budgets": {"2024-25": "5.00"}, "version": cycle["version"]},
-                     headers=admin.headers)
+    r = client.patch(
+        url,
+        json={"name": "Renamed", "budgets": {"2024-25": "5.00"}, "version": cycle["version"]},
+        headers=admin.headers,
+    )
     assert r.status_code == 200, r.text
     assert r.json()["name"] == "Renamed" and r.json()["budgets"]["2024-25"] == "5.00"
     assert r.json()["version"] == cycle["version"] + 1
-    r = client.patch(url, json={"budgets": {"2030-31": "5.00"}, "version": r.json()["version"]},
-                     headers=admin.headers)
+    r = client.patch(
+        url, json={"budgets": {"2030-31": "5.00"}, "version": r.json()["version"]}, headers=admin.headers
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "budgets", "2030-31"]
 
 

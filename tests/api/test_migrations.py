@@ -16,6 +16,8 @@ def test_alembic_check_is_clean_and_downgrade_works(database_url):
         upgrade(database_url)
         with engine.connect() as conn:
             assert conn.scalar(sa.text("SELECT count(*) FROM principles")) == 12
-            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == head_revision(database_url)
+            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == head_revision(
+                database_url
+            )
     finally:
         engine.dispose()

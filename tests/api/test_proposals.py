@@ -11,26 +11,54 @@ def test_create_generates_reference_and_fills_every_year(client, factory, admin)
     assert (p["total_cost"], p["total_saving"], p["net_cost"]) == ("100000.00", "25000.50", "74999.50")
     assert p["self_assessment"] == {"7": "Digitises the triage."}
     assert factory.proposal(admin, cycle)["reference"] == "SR01-002"
-    dup = client.post(f"{API}/proposals", headers=admin.headers, json={
-        "cycle_id": cycle["id"], "reference": "sr01-001", "title": "Dup", "capability": "x", "kind": "efficiency",
-        "lead": "L"})
+    dup = client.post(
+        f"{API}/proposals",
+        headers=admin.headers,
+        json={
+            "cycle_id": cycle["id"],
+            "reference": "sr01-001",
+            "title": "Dup",
+            "capability": "x",
+            "kind": "efficiency",
+            "lead": "L",
+        },
+    )
     assert dup.status_code == 422 and dup.json()["errors"][0]["loc"] == ["body", "reference"]
 
 
 def test_field_level_errors(client, factory, admin):
     cycle = factory.cycle(admin)
-    r = client.post(f"{API}/proposals", headers=admin.headers, json={
-        "cycle_id": cycle["id"], "title": "Ok title", "capability": "x", "kind": "bribe", "lead": "L",
-        "financials": [{"year": "2022-23", "cost": 10.5, "saving": "-1"}], "self_assessment": {"13": "no"}})
+    r = client.post(
+        f"{API}/proposals",
+        headers=admin.headers,
+        json={
+            "cycle_id": cycle["id"],
+            "title": "Ok title",
+            "capability": "x",
+            "kind": "bribe",
+            "lead": "L",
+            "financials": [{"year": "2022-23", "cost": 10.5, "saving": "-1"}],
+            "self_assessment": {"13": "no"},
+        },
+    )
     assert r.status_code == 422
     errors = {tuple(e["loc"]): e["msg"] for e in r.json()["errors"]}
     assert ("body", "kind") in errors
     assert "decimal string" in errors[("body", "financials", 0, "cost")]
     assert errors[("body", "financials", 0, "saving")] == "amount must not be negative"
     assert "principle number 1-12" in errors[("body", "self_assessment")]
-    r = client.post(f"{API}/proposals", headers=admin.headers, json={
-        "cycle_id": cycle["id"], "title": "Ok title", "capability": "x", "kind": "efficiency", "lead": "L",
-        "financials": [{"year": "2030-31", "cost": "1.00"}]})
+    r = client.post(
+        f"{API}/proposals",
+        headers=admin.headers,
+        json={
+            "cycle_id": cycle["id"],
+            "title": "Ok title",
+            "capability": "x",
+            "kind": "efficiency",
+            "lead": "L",
+            "financials": [{"year": "2030-31", "cost": "1.00"}],
+        },
+    )
     assert r.status_code == 422
     assert r.json()["errors"][0]["loc"] == ["body", "financials", 0, "year"]
     assert "not a financial year of this cycle" in r.json()["errors"][0]["msg"]
@@ -42,8 +70,11 @@ def test_update_with_etag_version_and_stale_checks(client, factory, admin):
     url = f"{API}/proposals/{p['id']}"
     got = client.get(url, headers=admin.headers)
     etag = got.headers["etag"]
-    r = client.patch(url, json={"title": "New title", "financials": [{"year": "2023-24", "cost": "5.55"}]},
-                     headers={**admin.headers, "If-Match": etag})
+    r = client.patch(
+        url,
+        json={"title": "New title", "financials": [{"year": "2023-24", "cost": "5.55"}]},
+        headers={**admin.headers, "If-Match": etag},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["title"] == "New title" and r.json()["financials"][1]["cost"] == "5.55"
     assert r.json()["financials"][0]["cost"] == "100000.00"
@@ -69,9 +100,15 @@ def test_proposer_rules(client, factory, admin):
     # a scorer sees it but cannot write
     scorer = factory.user("scorer")
     assert client.get(url, headers=scorer.headers).status_code == 200
-    assert client.patch(url, json={"title": "Scorer edit", "version": 1}, headers=scorer.headers).status_code == 403
+    assert (
+        client.patch(url, json={"title": "Scorer edit", "version": 1}, headers=scorer.headers).status_code
+        == 403
+    )
     # the proposer edits only while the cycle is open
-    assert client.patch(url, json={"title": "Better title", "version": 1}, headers=alice.headers).status_code == 200
+    assert (
+        client.patch(url, json={"title": "Better title", "version": 1}, headers=alice.headers).status_code
+        == 200
+    )
     client.post(f"{API}/cycles/{cycle['id']}/transition", json={"to": "scoring"}, headers=admin.headers)
     r = client.patch(url, json={"title": "Late edit", "version": 2}, headers=alice.headers)
     assert r.status_code == 409 and "only while it is open" in r.json()["detail"]
@@ -92,8 +129,9 @@ def test_list_filters_sort_and_paging(client, factory, admin):
     other = factory.cycle(admin)
     factory.proposal(admin, cycle, title="Estate hub alpha", capability="Estates", kind="efficiency")
     factory.proposal(admin, cycle, title="Digital triage", capability="Digital Exploitation")
-    factory.proposal(admin, cycle, title="Estate hub beta", capability="Estates", kind="efficiency",
-                     summary="Shared hub")
+    factory.proposal(
+        admin, cycle, title="Estate hub beta", capability="Estates", kind="efficiency", summary="Shared hub"
+    )
     factory.proposal(admin, other, title="Other cycle estate", capability="Estates")
     q = lambda **params: client.get(f"{API}/proposals", params=params, headers=admin.headers).json()  # noqa: E731
     r = q(cycle_id=cycle["id"], capability="estates", sort="-title")
