@@ -5,7 +5,7 @@ from __future__ import annotations
 from logging.config import fileConfig
 
 from alembic import context
-from sqlalchemy import create_engine, pool
+from sqlalchemy import create_engine, pool, text
 
 from app.config import get_settings
 from app.models import Base
@@ -45,6 +45,10 @@ def run_migrations_online() -> None:
     engine.dispose()
 
 
+# Several instances may start at once against one PostgreSQL: they take turns to migrate.
+MIGRATION_LOCK_KEY = 7_420_210
+
+
 def _run(connection) -> None:
     context.configure(
         connection=connection,
@@ -53,6 +57,8 @@ def _run(connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         context.run_migrations()
 
 
