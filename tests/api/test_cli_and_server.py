@@ -13,10 +13,22 @@ import pytest
 
 
 def serr(database_url, *args, stdin=None, extra_env=None):
-    env = {**os.environ, "SERR_DATABASE_URL": database_url, "SERR_ARGON2_TIME_COST": "1",
-           "SERR_ARGON2_MEMORY_KIB": "64", "SERR_ARGON2_PARALLELISM": "1", **(extra_env or {})}
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], input=stdin, capture_output=True, text=True,
-                          env=env, timeout=120)
+    env = {
+        **os.environ,
+        "SERR_DATABASE_URL": database_url,
+        "SERR_ARGON2_TIME_COST": "1",
+        "SERR_ARGON2_MEMORY_KIB": "64",
+        "SERR_ARGON2_PARALLELISM": "1",
+        **(extra_env or {}),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -41,11 +53,32 @@ def test_migrate_demo_check_and_create_user(empty_database_url):
     assert r.returncode == 0 and "not loaded" in r.stdout
     r = serr(url, "check")
     assert r.returncode == 0 and "migrations: at head" in r.stdout
-    r = serr(url, "create-user", "--email", "ops@example.org", "--name", "Ops", "--role", "admin",
-             "--role", "finance", "--password-stdin", stdin="a-secret-from-stdin\n")
+    r = serr(
+        url,
+        "create-user",
+        "--email",
+        "ops@example.org",
+        "--name",
+        "Ops",
+        "--role",
+        "admin",
+        "--role",
+        "finance",
+        "--password-stdin",
+        stdin="a-secret-from-stdin\n",
+    )
     assert r.returncode == 0 and "roles admin, finance" in r.stdout, r.stderr
-    r = serr(url, "create-user", "--email", "x@example.org", "--name", "X", "--role", "scorer",
-             extra_env={"SERR_NEW_USER_PASSWORD": "short"})
+    r = serr(
+        url,
+        "create-user",
+        "--email",
+        "x@example.org",
+        "--name",
+        "X",
+        "--role",
+        "scorer",
+        extra_env={"SERR_NEW_USER_PASSWORD": "short"},
+    )
     assert r.returncode == 2 and "password" in r.stderr
 
 
@@ -66,9 +99,24 @@ def test_two_workers_serve_one_database(empty_database_url):
     assert serr(url, "demo").returncode == 0
     port = free_port()
     env = {**os.environ, "SERR_DATABASE_URL": url}
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "2",
-                             "--log-level", "warning"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -79,8 +127,9 @@ def test_two_workers_serve_one_database(empty_database_url):
                 time.sleep(0.2)
         else:
             pytest.fail("server did not become ready")
-        tok = httpx.post(f"{base}/api/v1/auth/token",
-                         data={"username": "admin@example.org", "password": "demo-password"}).json()["access_token"]
+        tok = httpx.post(
+            f"{base}/api/v1/auth/token", data={"username": "admin@example.org", "password": "demo-password"}
+        ).json()["access_token"]
         headers = {"Authorization": f"Bearer {tok}"}
         assert httpx.get(f"{base}/api/v1/principles", headers=headers).json()["total"] == 12
         assert httpx.get(f"{base}/api/v1/proposals", headers=headers).json()["total"] == 40
@@ -89,9 +138,18 @@ def test_two_workers_serve_one_database(empty_database_url):
         def create(i):
             with httpx.Client(timeout=60) as c:
                 for j in range(5):
-                    r = c.post(f"{base}/api/v1/proposals", headers=headers, json={
-                        "cycle_id": 1, "title": f"Parallel {i}-{j}", "capability": "Estates", "kind": "efficiency",
-                        "lead": "L", "financials": [{"year": "2022-23", "cost": "1.00"}]})
+                    r = c.post(
+                        f"{base}/api/v1/proposals",
+                        headers=headers,
+                        json={
+                            "cycle_id": 1,
+                            "title": f"Parallel {i}-{j}",
+                            "capability": "Estates",
+                            "kind": "efficiency",
+                            "lead": "L",
+                            "financials": [{"year": "2022-23", "cost": "1.00"}],
+                        },
+                    )
                     codes.append(r.status_code)
 
         threads = [threading.Thread(target=create, args=(i,)) for i in range(6)]
