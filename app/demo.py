@@ -131,19 +131,26 @@ def load_demo(session: Session, settings: Settings) -> dict[str, User]:
     users: dict[str, User] = {}
     admin: User | None = None
     for handle, name, roles in DEMO_USERS:
-        user = create_user(
-            session,
-            settings,
-            admin,
-            UserCreate(email=f"{handle}@{DEMO_DOMAIN}", full_name=name, password=DEMO_PASSWORD, roles=roles),
-        )
+        email = f"{handle}@{DEMO_DOMAIN}"
+        user = session.scalar(select(User).where(User.email == email))
+        if user is None:  # a forced reload reuses the demo users it finds
+            user = create_user(
+                session,
+                settings,
+                admin,
+                UserCreate(email=email, full_name=name, password=DEMO_PASSWORD, roles=roles),
+            )
         users[handle] = user
         admin = admin or user
     assert admin is not None
+    taken = set(session.scalars(select(Cycle.name)))
+    name = next(
+        n for n in ("SR21 SE&RR", *(f"SR21 SE&RR (demo {i})" for i in range(2, 1000))) if n not in taken
+    )
     cycle = create_cycle(
         session,
         admin,
-        CycleCreate(name="SR21 SE&RR", financial_years=YEARS, budgets=BUDGETS, scale_min=0, scale_max=5),
+        CycleCreate(name=name, financial_years=YEARS, budgets=BUDGETS, scale_min=0, scale_max=5),
     )
     transition(
         session, admin, cycle, Transition(to=CycleStatus.open, reason="Demo cycle opened for proposals")

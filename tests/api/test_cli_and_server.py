@@ -49,6 +49,8 @@ def test_migrate_demo_check_and_create_user(empty_database_url):
     assert r.returncode == 0 and "Demo loaded: 40 proposals" in r.stdout
     r = serr(url, "demo")
     assert r.returncode == 1 and "not empty" in r.stderr
+    r = serr(url, "demo", "--force")
+    assert r.returncode == 0 and "Demo loaded: 80 proposals" in r.stdout, r.stderr
     r = serr(url, "demo", "--if-empty")
     assert r.returncode == 0 and "not loaded" in r.stdout
     r = serr(url, "check")
