@@ -15,8 +15,10 @@ from app.db import Database
 from app.deps import get_current_user
 from app.errors import install_handlers
 from app.health import router as health_router
+from app.panels.endpoints import router as panels_router
 from app.principles.endpoints import router as principles_router
 from app.proposals.endpoints import router as proposals_router
+from app.scorecards.endpoints import router as scorecards_router
 from app.users.endpoints import router as users_router
 
 API_PREFIX = "/api/v1"
@@ -39,7 +41,15 @@ def api_router() -> APIRouter:
         dependencies=[Depends(get_current_user)],
         responses={401: {"description": "Missing, unknown, expired or revoked token"}},
     )
-    for router in (users_router, principles_router, cycles_router, proposals_router, audit_router):
+    for router in (
+        users_router,
+        principles_router,
+        cycles_router,
+        proposals_router,
+        panels_router,
+        scorecards_router,
+        audit_router,
+    ):
         protected.include_router(router)
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(public)

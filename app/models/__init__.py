@@ -3,6 +3,7 @@
 from app.models.audit import AuditEvent
 from app.models.base import Base
 from app.models.cycle import Cycle, CycleStatus, CycleYear, NotApplicablePolicy
+from app.models.panel import CONFLICT_TYPES, Conflict, Panel, PanelMember, PanelProposal
 from app.models.principle import Principle
 from app.models.proposal import (
     Proposal,
@@ -11,9 +12,18 @@ from app.models.proposal import (
     ProposalSelfAssessment,
     ProposalStatus,
 )
+from app.models.scorecard import ModeratedScore, Scorecard, ScorecardAnswer
 from app.models.user import ApiToken, Role, User, UserRole
 
 __all__ = [
+    "CONFLICT_TYPES",
+    "Conflict",
+    "ModeratedScore",
+    "Panel",
+    "PanelMember",
+    "PanelProposal",
+    "Scorecard",
+    "ScorecardAnswer",
     "ApiToken",
     "AuditEvent",
     "Base",

@@ -1,3 +1,6 @@
+from app.migrate import head_revision
+
+
 def test_principles_and_health(client, admin):
     r = client.get("/api/v1/principles", headers=admin.headers)
     assert r.status_code == 200
@@ -7,4 +10,6 @@ def test_principles_and_health(client, admin):
     assert body["items"][2]["key"] == "partnership" and body["items"][2]["text_withheld"] is True
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz").json()
-    assert ready["status"] == "ready" and ready["migration"] == "0002"
+    assert ready["status"] == "ready" and ready["migration"] == head_revision(
+        str(client.app.state.settings.database_url)
+    )

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.deps import ChairOrAdmin, CurrentUser, SessionDep
+from app.pagination import Page
+from app.scorecards import review, service
+from app.scorecards.schemas import (
+    AllocationItem,
+    BatchOut,
+    BatchPut,
+    CycleAgreement,
+    ModeratedOut,
+    ModerationPut,
+    Reopen,
+    ScorecardOut,
+    ScorecardPut,
+)
+
+router = APIRouter(tags=["scorecards"])
+
+
+@router.get(
+    "/users/me/allocation",
+    response_model=Page[AllocationItem],
+    summary="The proposals on your panels, with your scorecard's state",
+)
+def my_allocation(
+    session: SessionDep, user: CurrentUser, cycle_id: int | None = None
+) -> Page[AllocationItem]:
+    items = [AllocationItem(**r) for r in service.allocation(session, user, cycle_id)]
+    return Page(items=items, total=len(items), limit=len(items), offset=0)
+
+
+@router.get(
+    "/proposals/{proposal_id}/scorecard",
+    response_model=ScorecardOut,
+    summary="Your own scorecard for a proposal (status 'new' until you save)",
+)
+def get_scorecard(proposal_id: int, session: SessionDep, user: CurrentUser) -> ScorecardOut:
+    return service.get_own(session, user, proposal_id)
+
+
+@router.put(
+    "/proposals/{proposal_id}/scorecard",
+    response_model=ScorecardOut,
+    summary="Save answers to your scorecard; submit: true checks all twelve and locks it",
+)
+def put_scorecard(
+    proposal_id: int, data: ScorecardPut, session: SessionDep, user: CurrentUser
+) -> ScorecardOut:
+    return service.save(session, user, proposal_id, data)
+
+
+@router.post(
+    "/scorecards/batch",
+    response_model=BatchOut,
+    summary="Save or submit many of your scorecards at once: all items or none",
+)
+def put_batch(data: BatchPut, session: SessionDep, user: CurrentUser) -> BatchOut:
+    items = service.save_batch(session, user, data.items)
+    return BatchOut(saved=len(items), submitted=sum(i.status == "submitted" for i in items), items=items)
+
+
+@router.get(
+    "/proposals/{proposal_id}/scorecards",
+    response_model=Page[ScorecardOut],
+    summary="All scorecards of a proposal (its chair, admins; a member after submitting their own)",
+)
+def list_scorecards(proposal_id: int, session: SessionDep, user: CurrentUser) -> Page[ScorecardOut]:
+    items = service.list_for_proposal(session, user, proposal_id)
+    return Page(items=items, total=len(items), limit=len(items), offset=0)
+
+
+@router.post(
+    "/proposals/{proposal_id}/scorecards/{scorecard_id}/reopen",
+    response_model=ScorecardOut,
+    summary="Reopen a submitted scorecard so its scorer can change it (the panel's chair, admin)",
+)
+def reopen_scorecard(
+    proposal_id: int, scorecard_id: int, data: Reopen, session: SessionDep, user: ChairOrAdmin
+) -> ScorecardOut:
+    return service.reopen(session, user, proposal_id, scorecard_id, data.reason)
+
+
+def _moderated_out(rows) -> list[ModeratedOut]:
+    return [
+        ModeratedOut(
+            principle=m.principle_number,
+            score=m.score,
+            not_applicable=m.not_applicable,
+            note=m.note,
+            moderated_by_id=m.moderated_by_id,
+            updated_at=m.updated_at,
+        )
+        for m in rows
+    ]
+
+
+@router.get(
+    "/proposals/{proposal_id}/moderation",
+    response_model=list[ModeratedOut],
+    summary="The chair's moderated (consensus) scores of a proposal",
+)
+def get_moderation(proposal_id: int, session: SessionDep, user: CurrentUser) -> list[ModeratedOut]:
+    return _moderated_out(service.get_moderation(session, user, proposal_id))
+
+
+@router.put(
+    "/proposals/{proposal_id}/moderation",
+    response_model=list[ModeratedOut],
+    summary="Set moderated scores with notes (the panel's chair, admin; in scoring or moderation)",
+)
+def put_moderation(
+    proposal_id: int, data: ModerationPut, session: SessionDep, user: ChairOrAdmin
+) -> list[ModeratedOut]:
+    return _moderated_out(service.moderate(session, user, proposal_id, data))
+
+
+@router.get(
+    "/cycles/{cycle_id}/agreement",
+    response_model=CycleAgreement,
+    summary="Spread and sd per proposal and principle, Krippendorff's alpha, scorer leniency (chair, admin)",
+)
+def cycle_agreement(cycle_id: int, session: SessionDep, user: ChairOrAdmin) -> CycleAgreement:
+    return review.agreement(session, user, cycle_id)
