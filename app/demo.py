@@ -12,8 +12,12 @@ from app.config import Settings
 from app.cycles.schemas import CycleCreate, Transition
 from app.cycles.service import create_cycle, transition
 from app.models import Cycle, CycleStatus, Principle, Proposal, User
+from app.panels.schemas import ConflictCreate, PanelCreate
+from app.panels.service import create_panel, declare_conflict
 from app.proposals.schemas import ProposalCreate
 from app.proposals.service import create_proposal
+from app.scorecards.schemas import Answer, ModeratedAnswer, ModerationPut, ScorecardPut
+from app.scorecards.service import moderate, save
 from app.users.schemas import UserCreate
 from app.users.service import create_user
 
@@ -156,6 +160,7 @@ def load_demo(session: Session, settings: Settings) -> dict[str, User]:
         session, admin, cycle, Transition(to=CycleStatus.open, reason="Demo cycle opened for proposals")
     )
     titles = {p.number: p.title for p in session.scalars(select(Principle))}
+    created: list[tuple[Proposal, list[int]]] = []
     for index, (capability, kind, title, serves) in enumerate(PROPOSALS):
         if kind == "investment":
             costs = [_money(rng, 300, 4500) for _ in YEARS]
@@ -173,7 +178,7 @@ def load_demo(session: Session, settings: Settings) -> dict[str, User]:
             + ". Benefits are tracked through the network's efficiency register."
         )
         owner = users["proposer"] if index % 8 == 0 else None
-        create_proposal(
+        proposal = create_proposal(
             session,
             owner or admin,
             ProposalCreate(
@@ -193,8 +198,102 @@ def load_demo(session: Session, settings: Settings) -> dict[str, User]:
             ),
             cycle=cycle,
         )
+        created.append((proposal, serves))
+    transition(
+        session, admin, cycle, Transition(to=CycleStatus.scoring, reason="Demo panel scoring under way")
+    )
+    _panel_mid_review(session, rng, cycle, users, created)
     session.flush()
     return users
+
+
+SCORER_LENIENCY = {"scorer1": 0.0, "scorer2": 0.6, "scorer3": -0.5, "scorer4": 0.2, "scorer5": -0.2}
+
+
+def _panel_mid_review(
+    session: Session,
+    rng: random.Random,
+    cycle: Cycle,
+    users: dict[str, User],
+    created: list[tuple[Proposal, list[int]]],
+) -> None:
+    """A panel of five half-way through: most scorecards submitted, some drafts, some not started,
+    one declared conflict and one moderated score."""
+    scorers = [users[h] for h in SCORER_LENIENCY]
+    create_panel(
+        session,
+        users["chair"],
+        cycle.id,
+        PanelCreate(
+            name="Capabilities panel",
+            member_ids=[u.id for u in scorers],
+            proposal_ids=[p.id for p, _ in created],
+        ),
+    )
+    conflicted = created[5][0]
+    declare_conflict(
+        session,
+        users["scorer3"],
+        conflicted,
+        ConflictCreate(type="line_management", reason="I line-manage the capability lead for this proposal."),
+    )
+    for index, (proposal, serves) in enumerate(created):
+        merit = rng.uniform(0.8, 3.2)
+        for handle, lean in SCORER_LENIENCY.items():
+            scorer = users[handle]
+            if proposal.id == conflicted.id and handle == "scorer3":
+                continue
+            progress = rng.random()
+            if index >= 30 and progress < 0.5:
+                continue  # not started yet
+            answers = []
+            for number in range(1, 13):
+                network_wide = number >= 10 and number not in serves
+                if network_wide and rng.random() < 0.35:
+                    answers.append(
+                        Answer(
+                            principle=number,
+                            not_applicable=True,
+                            rationale="Delivered network-wide rather than by this proposal.",
+                        )
+                    )
+                    continue
+                value = merit + (1.6 if number in serves else 0.0) + lean + rng.gauss(0, 0.6)
+                score = max(cycle.scale_min, min(cycle.scale_max, round(value)))
+                rationale = ""
+                if number in serves or score in (cycle.scale_min, cycle.scale_max):
+                    rationale = f"Scored {score}: " + (
+                        "a central aim of the proposal."
+                        if number in serves
+                        else "little bearing on this principle."
+                    )
+                answers.append(
+                    Answer(
+                        principle=number,
+                        score=score,
+                        rationale=rationale,
+                        confidence=rng.choice((2, 3)) if number in serves else None,
+                    )
+                )
+            draft = index >= 24 and progress < 0.8
+            save(
+                session,
+                scorer,
+                proposal.id,
+                ScorecardPut(scores=answers[: 7 if draft else 12], submit=not draft),
+            )
+    moderate(
+        session,
+        users["chair"],
+        created[0][0].id,
+        ModerationPut(
+            scores=[
+                ModeratedAnswer(
+                    principle=7, score=4, note="Panel agreed 4: the kiosks automate triage but not analysis."
+                )
+            ]
+        ),
+    )
 
 
 def demo_summary(session: Session) -> str:

@@ -371,3 +371,20 @@ def hand_alpha():
     expected = sum(n[c] * n[k] * delta(c, k) for c in vals for k in vals)
     total = sum(n.values())
     return 1 - (total - 1) * observed / expected
+
+
+def test_the_guide_script_scores_an_allocation(client, panel):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "docs" / "examples" / "score_allocation.py"
+    spec = importlib.util.spec_from_file_location("score_allocation", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    s = panel["scorers"][0]
+    refs = [p["reference"] for p in panel["proposals"]]
+    answers = {refs[0]: full_card(3), refs[1]: full_card(2)[:5]}
+    client.headers.update(s.headers)
+    r = module.score_allocation(client, answers)
+    assert r.status_code == 200, r.text
+    assert (r.json()["saved"], r.json()["submitted"]) == (2, 1)
