@@ -20,6 +20,7 @@ from app.principles.endpoints import router as principles_router
 from app.proposals.endpoints import router as proposals_router
 from app.scorecards.endpoints import router as scorecards_router
 from app.users.endpoints import router as users_router
+from app.weightings.endpoints import router as weightings_router
 
 API_PREFIX = "/api/v1"
 
@@ -48,6 +49,7 @@ def api_router() -> APIRouter:
         proposals_router,
         panels_router,
         scorecards_router,
+        weightings_router,
         audit_router,
     ):
         protected.include_router(router)

@@ -14,6 +14,7 @@ from app.cycles.schemas import DEFAULT_SCALE_LABELS, CycleCreate, CycleUpdate, T
 from app.errors import Conflict, NotFound, ValidationFailed, field_error
 from app.models import Cycle, CycleStatus, CycleYear, Proposal, ProposalFinancial, User
 from app.pagination import PageParams, paginate
+from app.weightings.service import create_equal
 
 TRANSITIONS: dict[CycleStatus, tuple[CycleStatus, ...]] = {
     CycleStatus.draft: (CycleStatus.open,),
@@ -86,6 +87,7 @@ def create_cycle(session: Session, actor: User, data: CycleCreate) -> Cycle:
     session.add(cycle)
     session.flush()
     record(session, actor, "cycle.created", "cycle", cycle.id, after=snapshot(cycle))
+    create_equal(session, actor, cycle.id)
     return cycle
 
 

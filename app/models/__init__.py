@@ -13,9 +13,14 @@ from app.models.proposal import (
     ProposalStatus,
 )
 from app.models.scorecard import ModeratedScore, Scorecard, ScorecardAnswer
+from app.models.submission import Submission
 from app.models.user import ApiToken, Role, User, UserRole
+from app.models.weighting import WEIGHTING_METHODS, Weighting
 
 __all__ = [
+    "Submission",
+    "WEIGHTING_METHODS",
+    "Weighting",
     "CONFLICT_TYPES",
     "Conflict",
     "ModeratedScore",

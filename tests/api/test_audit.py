@@ -26,6 +26,7 @@ def test_every_mutation_is_audited_with_before_and_after(client, factory, admin)
     assert actions == [
         "user.created",
         "cycle.created",
+        "weighting.created",
         "cycle.transitioned",
         "proposal.created",
         "proposal.updated",
@@ -53,6 +54,6 @@ def test_audit_filters_and_admin_only(client, factory, admin):
     other = factory.user("chair")
     factory.cycle(other, status="draft")
     mine = events(client, admin, actor_id=other.id)
-    assert [e["action"] for e in mine] == ["cycle.created"]
+    assert [e["action"] for e in mine] == ["weighting.created", "cycle.created"]
     assert events(client, admin, since="2100-01-01T00:00:00Z") == []
     assert client.get(f"{API}/audit", headers=other.headers).status_code == 403
