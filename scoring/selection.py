@@ -1,0 +1,875 @@
+"""Budget-constrained selection of proposals (brief Maths 7).
+
+Problem: binary ``x[i]`` maximising ``sum_i W[i] * x[i]`` subject to, for every financial year ``y``,
+``sum_i net[i, y] * x[i] <= budget[y]`` with ``net = cost - saving``; ``x[i] = 1`` for must-fund,
+``x[i] = 0`` for excluded; a dependency ``a -> b`` ("a requires b") means ``x[a] <= x[b]``; a mutually
+exclusive group means ``sum_{i in group} x[i] <= 1``.
+
+Money is integer pence throughout (Python ints / int64), never floats: spend, headroom and every budget
+check are integer sums. Amounts and per-year totals must stay below 2**53 pence (checked on input). The
+integer programme is solved by HiGHS through :func:`scipy.optimize.milp`, which works in binary floating
+point: money enters it divided by the greatest common divisor of all amounts (exact; 100 when everything
+is in whole pounds), and per-year totals must then stay within 2**46 (about 7e13) so HiGHS's tolerances
+stay far below one unit -- larger requests are refused with a :class:`ScoringInputError`. HiGHS accepts
+solutions within small feasibility and integrality tolerances, so every answer is re-checked with exact
+integer arithmetic after rounding; should a rounded answer break a budget, that exact set is cut off (a
+"no-good" constraint removing only that 0/1 point) and the programme re-solved, so no exactly feasible
+set is ever lost.
+
+Statuses: ``optimal`` (proven; ``gap`` is HiGHS's relative gap, 0 up to its 1e-6 absolute tolerance),
+``time_limit`` (best set found when the limit hit, with the proven relative gap to the bound; if no set
+was found, the greedy answer when it is feasible, else an empty selection with ``gap=None``),
+``infeasible`` (with a diagnosis).
+
+Infeasibility diagnosis: first a cheap exact check -- propagate must-funds forward along dependencies and
+exclusions backward, exclusive-group partners of forced proposals become excluded; a clash is infeasible;
+otherwise "fund exactly the forced set" satisfies every logical constraint, and it is also the cheapest
+choice in every year unless some free proposal has a negative net cost that year. Only when that does not
+settle it is the integer programme asked. A minimal conflicting subset of constraints is then found by
+deletion filtering: each constraint in turn (dependencies, exclusive groups, exclusions, must-funds,
+budgets) is dropped for good if the rest is still infeasible; what remains is irreducible -- removing any
+one of its constraints makes the problem feasible.
+
+Greedy answer (:func:`greedy_select`, and the "budget line" :func:`budget_line` used by sensitivity):
+start from the forced set (must-funds and everything they require); walk the ranked list; for each
+proposal not yet taken, form its *bundle* -- itself plus every proposal it requires, directly or
+indirectly, not yet taken -- and take the whole bundle when (1) no member is excluded or forced out,
+(2) no exclusive group would then hold two taken proposals, and (3) in every year the bundle either fits
+the remaining headroom or does not increase that year's spend. Otherwise skip it and go on (a proposal
+pulled in by a bundle is funded even though it ranks lower). The greedy answer is ``feasible`` when it
+keeps every budget.
+
+Efficient frontier (:func:`efficient_frontier`): the optimal objective with every year's budget scaled to
+``floor(budget * percent / 100)`` for percent = 0, 10, ..., 150, keeping all other constraints.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import csr_array
+
+from .errors import ScoringError, ScoringInputError
+from .rules import frozen
+
+SelectionStatus = Literal["optimal", "time_limit", "infeasible"]
+ConstraintKind = Literal["must_fund", "exclude", "dependency", "exclusive", "budget"]
+MAX_EXACT: Final = 2**53
+SOLVER_MONEY_LIMIT: Final = 2**46  # per-year totals HiGHS handles reliably (after dividing by the gcd)
+DEFAULT_PERCENTS: Final[tuple[int, ...]] = tuple(range(0, 151, 10))
+_MAX_CUTS: Final = 50
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """One constraint of a selection problem, identified for diagnosis.
+
+    ``proposals`` are indices: ``(i,)`` for must-fund/exclude, ``(a, b)`` for "a requires b", the members
+    of an exclusive group, ``()`` for a budget. ``index`` is the position of the constraint in its input
+    list (dependency, exclusive group) or the year index (budget).
+    """
+
+    kind: ConstraintKind
+    proposals: tuple[int, ...]
+    index: int | None = None
+
+    def describe(self, names: Sequence[str] | None = None, years: Sequence[str] | None = None) -> str:
+        """Plain-words description, naming proposals/years by ``names``/``years`` when given."""
+
+        def name(i: int) -> str:
+            return names[i] if names is not None else f"proposal {i}"
+
+        if self.kind == "must_fund":
+            return f"{name(self.proposals[0])} must be funded"
+        if self.kind == "exclude":
+            return f"{name(self.proposals[0])} is excluded"
+        if self.kind == "dependency":
+            return f"{name(self.proposals[0])} requires {name(self.proposals[1])}"
+        if self.kind == "exclusive":
+            return "at most one of " + ", ".join(name(i) for i in self.proposals)
+        year = years[self.index] if years is not None and self.index is not None else f"year {self.index}"
+        return f"the budget of {year}"
+
+
+@dataclass(frozen=True)
+class Infeasibility:
+    """Why a selection problem has no solution: a conflicting subset of its constraints.
+
+    ``minimal`` is True when the subset is proven irreducible (always, unless a sub-check timed out).
+    """
+
+    constraints: tuple[Constraint, ...]
+    reason: str
+    minimal: bool
+
+    def describe(self, names: Sequence[str] | None = None, years: Sequence[str] | None = None) -> str:
+        return "these constraints cannot all hold: " + "; ".join(
+            c.describe(names, years) for c in self.constraints
+        )
+
+
+def _money(value: object, field_name: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype == object:
+        flat = arr.reshape(-1).tolist()
+        if not all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in flat):
+            raise ScoringInputError(field_name, "money must be integer pence")
+        if any(abs(int(v)) >= MAX_EXACT for v in flat):
+            raise ScoringInputError(field_name, "amount too large (limit 2**53 pence)")
+        arr = np.array([int(v) for v in flat], dtype=np.int64).reshape(arr.shape)
+    elif arr.dtype.kind == "b" or arr.dtype.kind not in "iu":
+        if arr.size == 0 and arr.dtype.kind == "f":
+            arr = arr.astype(np.int64)
+        else:
+            raise ScoringInputError(field_name, "money must be integer pence (no floats)")
+    if arr.dtype.kind == "u" and arr.size and arr.max() >= MAX_EXACT:
+        raise ScoringInputError(field_name, "amount too large (limit 2**53 pence)")
+    arr = arr.astype(np.int64)
+    if arr.size and (arr.max() >= MAX_EXACT or arr.min() <= -MAX_EXACT):
+        raise ScoringInputError(field_name, "amount too large (limit 2**53 pence)")
+    if shape is not None and arr.shape != shape:
+        raise ScoringInputError(field_name, f"expected shape {shape}, got {arr.shape}")
+    return arr
+
+
+def _indices(values: Iterable[object], n: int, field_name: str) -> tuple[int, ...]:
+    out = []
+    for k, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or not 0 <= int(v) < n:
+            raise ScoringInputError(f"{field_name}[{k}]", f"{v!r} is not a proposal index (0..{n - 1})")
+        out.append(int(v))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class SelectionProblem:
+    """A selection problem. Build with ``SelectionProblem(scores=..., net_cost=..., budgets=...)`` or
+    :meth:`from_costs`; inputs are validated and normalised.
+
+    Attributes:
+        scores: ``W`` per proposal, shape ``(n,)`` (any finite floats; the objective).
+        net_cost: ``(n, Y)`` int64 pence, cost minus saving per financial year.
+        budgets: ``Y`` ints, pence.
+        must_fund, exclude: proposal indices.
+        dependencies: ``(a, b)`` pairs, "a requires b".
+        exclusive_groups: tuples of proposal indices, at most one of each funded.
+    """
+
+    scores: np.ndarray
+    net_cost: np.ndarray
+    budgets: tuple[int, ...]
+    must_fund: tuple[int, ...] = ()
+    exclude: tuple[int, ...] = ()
+    dependencies: tuple[tuple[int, int], ...] = ()
+    exclusive_groups: tuple[tuple[int, ...], ...] = ()
+
+    def __post_init__(self) -> None:
+        scores = np.array(self.scores, dtype=np.float64).reshape(-1)
+        if not np.isfinite(scores).all():
+            raise ScoringInputError("scores", "scores must be finite")
+        n = scores.size
+        budgets = _money(list(self.budgets), "budgets")
+        if budgets.ndim != 1:
+            raise ScoringInputError("budgets", "expected one budget per financial year")
+        net = _money(self.net_cost, "net_cost")
+        if net.ndim == 1 and budgets.size == 1:
+            net = net.reshape(-1, 1)
+        if net.shape != (n, budgets.size):
+            raise ScoringInputError("net_cost", f"expected shape {(n, budgets.size)}, got {net.shape}")
+        # Every partial sum of a year's net costs and every budget stays below 2**53 in magnitude, so
+        # the solver's floats hold them exactly.
+        if net.size and np.abs(net).sum(axis=0, dtype=np.int64).max() >= MAX_EXACT:
+            raise ScoringInputError("net_cost", "amounts too large to be exact (limit 2**53 pence per year)")
+        deps = []
+        for k, dep in enumerate(self.dependencies):
+            pair = _indices(dep, n, f"dependencies[{k}]")
+            if len(pair) != 2:
+                raise ScoringInputError(f"dependencies[{k}]", "a dependency is a (proposal, requires) pair")
+            if pair[0] == pair[1]:
+                raise ScoringInputError(f"dependencies[{k}]", "a proposal cannot require itself")
+            deps.append((pair[0], pair[1]))
+        groups = []
+        for k, group in enumerate(self.exclusive_groups):
+            members = _indices(group, n, f"exclusive_groups[{k}]")
+            if len(set(members)) != len(members):
+                raise ScoringInputError(f"exclusive_groups[{k}]", "a proposal is listed twice in the group")
+            groups.append(tuple(members))
+        # Money for the solver: divided by the greatest common divisor of every amount (exact), e.g. by
+        # 100 when all amounts are whole pounds, to keep HiGHS's floats small.
+        divisor = int(np.gcd.reduce(np.abs(np.concatenate([net.ravel(), budgets])))) if net.size else 1
+        divisor = max(divisor, 1)
+        object.__setattr__(self, "_solver_net", (net // divisor).astype(np.float64))
+        object.__setattr__(self, "_solver_budgets", (budgets // divisor).astype(np.float64))
+        object.__setattr__(self, "scores", frozen(scores))
+        object.__setattr__(self, "net_cost", frozen(net))
+        object.__setattr__(self, "budgets", tuple(int(b) for b in budgets.tolist()))
+        object.__setattr__(self, "must_fund", tuple(sorted(set(_indices(self.must_fund, n, "must_fund")))))
+        object.__setattr__(self, "exclude", tuple(sorted(set(_indices(self.exclude, n, "exclude")))))
+        object.__setattr__(self, "dependencies", tuple(deps))
+        object.__setattr__(self, "exclusive_groups", tuple(groups))
+
+    @classmethod
+    def from_costs(
+        cls,
+        scores: object,
+        cost: object,
+        budgets: Sequence[int],
+        *,
+        saving: object = None,
+        must_fund: Iterable[int] = (),
+        exclude: Iterable[int] = (),
+        dependencies: Iterable[tuple[int, int]] = (),
+        exclusive_groups: Iterable[Iterable[int]] = (),
+    ) -> SelectionProblem:
+        """Build from cost and saving per proposal and year (``(n, Y)`` integer pence)."""
+        c = _money(cost, "cost")
+        net = c if saving is None else c - _money(saving, "saving", c.shape)
+        return cls(
+            scores=np.asarray(scores),
+            net_cost=net,
+            budgets=tuple(budgets),
+            must_fund=tuple(must_fund),
+            exclude=tuple(exclude),
+            dependencies=tuple(tuple(d) for d in dependencies),  # type: ignore[misc]
+            exclusive_groups=tuple(tuple(g) for g in exclusive_groups),
+        )
+
+    @property
+    def n(self) -> int:
+        return int(self.scores.size)
+
+    @property
+    def n_years(self) -> int:
+        return len(self.budgets)
+
+    def constraints(self) -> tuple[Constraint, ...]:
+        """All constraints in deletion-filter order: dependencies, groups, exclusions, must-funds, budgets."""
+        out: list[Constraint] = [Constraint("dependency", d, k) for k, d in enumerate(self.dependencies)]
+        out += [Constraint("exclusive", g, k) for k, g in enumerate(self.exclusive_groups)]
+        out += [Constraint("exclude", (i,)) for i in self.exclude]
+        out += [Constraint("must_fund", (i,)) for i in self.must_fund]
+        out += [Constraint("budget", (), y) for y in range(self.n_years)]
+        return tuple(out)
+
+    def spend(self, selected: Iterable[int]) -> tuple[int, ...]:
+        """Exact spend per year (pence) of a set of proposal indices."""
+        idx = list(selected)
+        return (
+            tuple(int(v) for v in self.net_cost[idx].sum(axis=0, dtype=np.int64).tolist())
+            if idx
+            else ((0,) * self.n_years)
+        )
+
+    def violations(self, selected: Iterable[int]) -> tuple[Constraint, ...]:
+        """Constraints a set of proposals breaks, checked exactly (integer pence)."""
+        chosen = set(int(i) for i in selected)
+        out: list[Constraint] = []
+        for c in self.constraints():
+            if (
+                c.kind == "must_fund"
+                and c.proposals[0] not in chosen
+                or c.kind == "exclude"
+                and c.proposals[0] in chosen
+                or c.kind == "dependency"
+                and c.proposals[0] in chosen
+                and c.proposals[1] not in chosen
+                or c.kind == "exclusive"
+                and len(chosen.intersection(c.proposals)) > 1
+            ):
+                out.append(c)
+        spend = self.spend(sorted(chosen))
+        out += [Constraint("budget", (), y) for y in range(self.n_years) if spend[y] > self.budgets[y]]
+        return tuple(out)
+
+    def with_budgets(self, budgets: Sequence[int]) -> SelectionProblem:
+        return SelectionProblem(
+            self.scores, self.net_cost, tuple(budgets), self.must_fund, self.exclude,
+            self.dependencies, self.exclusive_groups,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SelectionResult:
+    """Answer of :func:`select`. Money in integer pence; ``selected`` indices ascending.
+
+    ``objective`` is ``sum W`` over the selection (0 when infeasible); ``gap`` the proven relative
+    optimality gap (``None`` when infeasible or unknown); ``bound`` the proven upper bound on the
+    objective when known.
+    """
+
+    status: SelectionStatus
+    selected: tuple[int, ...]
+    objective: float
+    spend: tuple[int, ...]
+    headroom: tuple[int, ...]
+    gap: float | None
+    bound: float | None
+    diagnosis: Infeasibility | None = None
+    seconds: float = 0.0
+    cuts: int = 0
+
+
+@dataclass(frozen=True)
+class GreedyResult:
+    """Answer of :func:`greedy_select` (money in integer pence)."""
+
+    selected: tuple[int, ...]
+    objective: float
+    spend: tuple[int, ...]
+    headroom: tuple[int, ...]
+    feasible: bool
+
+
+@dataclass(frozen=True)
+class FrontierPoint:
+    """One point of the efficient frontier (``objective`` ``None`` when infeasible at that budget)."""
+
+    percent: int
+    budget_factor: float
+    budgets: tuple[int, ...]
+    status: SelectionStatus
+    objective: float | None
+    gap: float | None
+    selected: tuple[int, ...] = field(default=())
+
+
+# ----------------------------------------------------------------------------------------------------
+# logic: propagation of must-fund / exclude / dependencies / exclusive groups
+
+
+@dataclass(frozen=True)
+class _Logic:
+    forced_one: np.ndarray
+    forced_zero: np.ndarray
+    consistent: bool
+
+
+def _propagate(
+    n: int,
+    must: Iterable[int],
+    excluded: Iterable[int],
+    deps: Iterable[tuple[int, int]],
+    groups: Iterable[tuple[int, ...]],
+) -> _Logic:
+    requires: dict[int, list[int]] = {}
+    required_by: dict[int, list[int]] = {}
+    for a, b in deps:
+        requires.setdefault(a, []).append(b)
+        required_by.setdefault(b, []).append(a)
+    one = np.zeros(n, dtype=bool)
+    stack = list(must)
+    while stack:
+        i = stack.pop()
+        if not one[i]:
+            one[i] = True
+            stack.extend(requires.get(i, ()))
+    zero = np.zeros(n, dtype=bool)
+    stack = list(excluded)
+    consistent = True
+    for g in groups:
+        forced = [i for i in g if one[i]]
+        if len(forced) > 1:
+            consistent = False
+        elif forced:
+            stack.extend(i for i in g if i != forced[0])
+    while stack:
+        i = stack.pop()
+        if not zero[i]:
+            zero[i] = True
+            stack.extend(required_by.get(i, ()))
+    consistent = consistent and not (one & zero).any()
+    return _Logic(one, zero, consistent)
+
+
+def _logic_of(problem: SelectionProblem) -> _Logic:
+    return _propagate(
+        problem.n, problem.must_fund, problem.exclude, problem.dependencies, problem.exclusive_groups
+    )
+
+
+# ----------------------------------------------------------------------------------------------------
+# the integer programme
+
+
+@dataclass(frozen=True)
+class _Solve:
+    status: Literal["optimal", "time_limit", "infeasible", "unknown"]
+    x: np.ndarray | None
+    gap: float | None
+    bound: float | None
+
+
+def _solve_milp(
+    problem: SelectionProblem,
+    active: Sequence[Constraint] | None,
+    *,
+    objective: bool,
+    time_limit: float,
+    mip_rel_gap: float,
+    cuts: Sequence[np.ndarray] = (),
+) -> _Solve:
+    n = problem.n
+    active = problem.constraints() if active is None else active
+    lb = np.zeros(n)
+    ub = np.ones(n)
+    rows: list[np.ndarray] = []
+    upper: list[float] = []
+    for c in active:
+        if c.kind == "must_fund":
+            lb[c.proposals[0]] = 1.0
+        elif c.kind == "exclude":
+            ub[c.proposals[0]] = 0.0
+        elif c.kind == "dependency":
+            row = np.zeros(n)
+            row[c.proposals[0]] += 1.0
+            row[c.proposals[1]] -= 1.0
+            rows.append(row)
+            upper.append(0.0)
+        elif c.kind == "exclusive":
+            row = np.zeros(n)
+            row[list(c.proposals)] = 1.0
+            rows.append(row)
+            upper.append(1.0)
+        else:
+            rows.append(problem._solver_net[:, c.index])
+            upper.append(float(problem._solver_budgets[c.index]))
+    for chosen in cuts:  # no-good cut: sum_{i in S} x_i - sum_{i not in S} x_i <= |S| - 1
+        rows.append(np.where(chosen, 1.0, -1.0))
+        upper.append(float(chosen.sum() - 1))
+    if (lb > ub).any():
+        return _Solve("infeasible", None, None, None)
+    constraints = []
+    if rows:
+        matrix = csr_array(np.vstack(rows))
+        constraints.append(LinearConstraint(matrix, -np.inf, np.asarray(upper)))
+    c_vec = -problem.scores if objective else np.zeros(n)
+    res = milp(
+        c_vec,
+        integrality=np.ones(n),
+        bounds=Bounds(lb, ub),
+        constraints=constraints,
+        options={"time_limit": max(time_limit, 0.01), "mip_rel_gap": mip_rel_gap, "disp": False},
+    )
+    x = None if res.x is None else np.round(res.x).astype(bool)
+    bound = getattr(res, "mip_dual_bound", None)
+    bound = None if bound is None or not np.isfinite(bound) else -float(bound)
+    gap = getattr(res, "mip_gap", None)
+    gap = None if gap is None or not np.isfinite(gap) else max(0.0, float(gap))
+    if res.status == 0:
+        return _Solve("optimal", x, 0.0 if gap is None else gap, bound)
+    if res.status == 2:
+        return _Solve("infeasible", None, None, None)
+    if res.status == 1:
+        return _Solve("time_limit", x, gap, bound)
+    return _Solve("unknown", x, gap, bound)
+
+
+# ----------------------------------------------------------------------------------------------------
+# infeasibility diagnosis
+
+
+def _split(
+    active: Sequence[Constraint],
+) -> tuple[list[int], list[int], list[tuple[int, int]], list[tuple[int, ...]], list[int]]:
+    must, excl, deps, groups, years = [], [], [], [], []
+    for c in active:
+        if c.kind == "must_fund":
+            must.append(c.proposals[0])
+        elif c.kind == "exclude":
+            excl.append(c.proposals[0])
+        elif c.kind == "dependency":
+            deps.append((c.proposals[0], c.proposals[1]))
+        elif c.kind == "exclusive":
+            groups.append(c.proposals)
+        else:
+            years.append(int(c.index))  # type: ignore[arg-type]
+    return must, excl, deps, groups, years
+
+
+def _cheap_feasibility(problem: SelectionProblem, active: Sequence[Constraint]) -> bool | None:
+    """Exact feasibility without a solver when possible: True/False, or None when undecided."""
+    must, excl, deps, groups, years = _split(active)
+    logic = _propagate(problem.n, must, excl, deps, groups)
+    if not logic.consistent:
+        return False
+    if not years:
+        return True
+    spend = problem.net_cost[logic.forced_one].sum(axis=0, dtype=np.int64)
+    over = [y for y in years if spend[y] > problem.budgets[y]]
+    if not over:
+        return True
+    free = ~(logic.forced_one | logic.forced_zero)
+    if not (problem.net_cost[free][:, over] < 0).any():
+        return False
+    return None
+
+
+def _feasible(problem: SelectionProblem, active: Sequence[Constraint], deadline: float) -> bool | None:
+    cheap = _cheap_feasibility(problem, active)
+    if cheap is not None:
+        return cheap
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        return None
+    solved = _solve_milp(problem, active, objective=False, time_limit=remaining, mip_rel_gap=0.0)
+    if solved.status == "infeasible":
+        return False
+    if solved.x is not None and not _violates_active(problem, active, solved.x):
+        return True
+    return None
+
+
+def _violates_active(problem: SelectionProblem, active: Sequence[Constraint], x: np.ndarray) -> bool:
+    chosen = np.flatnonzero(x)
+    broken = set(problem.violations(chosen.tolist()))
+    return any(c in broken for c in active)
+
+
+def diagnose(problem: SelectionProblem, time_limit: float = 10.0) -> Infeasibility | None:
+    """A minimal conflicting subset of the problem's constraints, or ``None`` if the problem is feasible.
+
+    Deletion filter over :meth:`SelectionProblem.constraints`; each feasibility check is exact (cheap
+    propagation first, the integer programme only when that cannot decide).
+    """
+    deadline = time.monotonic() + time_limit
+    active = list(problem.constraints())
+    full = _feasible(problem, active, deadline)
+    if full is True:
+        return None
+    minimal = full is False
+    k = 0
+    while k < len(active):
+        trial = active[:k] + active[k + 1 :]
+        verdict = _feasible(problem, trial, deadline)
+        if verdict is False:
+            active = trial
+        else:
+            if verdict is None:
+                minimal = False
+            k += 1
+    reason = _reason(active)
+    return Infeasibility(tuple(active), reason, minimal)
+
+
+def _reason(active: Sequence[Constraint]) -> str:
+    kinds = {c.kind for c in active}
+    if kinds == {"must_fund", "exclude"} and len(active) == 2:
+        return "a proposal is both must-fund and excluded"
+    if "budget" in kinds and kinds <= {"budget", "must_fund", "dependency"}:
+        return "the proposals that must be funded cost more than the budget allows"
+    if kinds == {"must_fund", "exclusive"} or kinds == {"must_fund", "exclusive", "dependency"}:
+        return "an exclusive group would have to fund two proposals"
+    if "exclude" in kinds and "must_fund" in kinds:
+        return "a must-fund proposal needs an excluded one"
+    return "these constraints cannot all hold together"
+
+
+# ----------------------------------------------------------------------------------------------------
+# public solvers
+
+
+def _result_from(problem: SelectionProblem, status: SelectionStatus, x: np.ndarray, gap, bound, start, cuts):
+    chosen = tuple(int(i) for i in np.flatnonzero(x))
+    spend = problem.spend(chosen)
+    return SelectionResult(
+        status=status,
+        selected=chosen,
+        objective=math.fsum(problem.scores[list(chosen)].tolist()),
+        spend=spend,
+        headroom=tuple(b - s for b, s in zip(problem.budgets, spend, strict=True)),
+        gap=gap,
+        bound=bound,
+        seconds=time.monotonic() - start,
+        cuts=cuts,
+    )
+
+
+def _infeasible(problem: SelectionProblem, start: float, diagnosis: Infeasibility | None) -> SelectionResult:
+    zero = (0,) * problem.n_years
+    return SelectionResult(
+        status="infeasible", selected=(), objective=0.0, spend=zero, headroom=tuple(problem.budgets),
+        gap=None, bound=None, diagnosis=diagnosis, seconds=time.monotonic() - start,
+    )  # fmt: skip
+
+
+def _check_solver_range(problem: SelectionProblem) -> None:
+    net, budgets = problem._solver_net, problem._solver_budgets
+    if (net.size and np.abs(net).sum(axis=0).max() > SOLVER_MONEY_LIMIT) or (
+        budgets.size and np.abs(budgets).max() > SOLVER_MONEY_LIMIT
+    ):
+        raise ScoringInputError(
+            "budgets",
+            "amounts too large for the solver (limit 2**46, about 7e13, pence per year after common factors)",
+        )
+
+
+def select(
+    problem: SelectionProblem, *, time_limit: float = 10.0, mip_rel_gap: float = 0.0
+) -> SelectionResult:
+    """Solve the selection integer programme (HiGHS); the answer is verified exactly in integer pence.
+
+    Args:
+        problem: the :class:`SelectionProblem`.
+        time_limit: seconds for HiGHS (the diagnosis of an infeasible problem has its own, equal, limit).
+        mip_rel_gap: relative gap at which HiGHS may stop; 0 (default) asks for proven optimality.
+    """
+    start = time.monotonic()
+    cheap = _cheap_feasibility(problem, problem.constraints())
+    if cheap is False:
+        return _infeasible(problem, start, diagnose(problem, time_limit))
+    _check_solver_range(problem)
+    cuts: list[np.ndarray] = []
+    deadline = start + time_limit
+    while True:
+        solved = _solve_milp(
+            problem,
+            None,
+            objective=True,
+            time_limit=deadline - time.monotonic(),
+            mip_rel_gap=mip_rel_gap,
+            cuts=cuts,
+        )
+        if solved.status == "infeasible":
+            # No exactly feasible set exists (no-good cuts only ever remove sets that break a budget).
+            diagnosis = diagnose(problem, time_limit)
+            if diagnosis is None:
+                raise ScoringError("the solver reported a feasible selection problem as infeasible")
+            return _infeasible(problem, start, diagnosis)
+        if solved.x is None:  # time limit before any feasible set: fall back on the greedy answer
+            greedy = greedy_select(problem)
+            x = np.zeros(problem.n, dtype=bool)
+            if greedy.feasible:
+                x[list(greedy.selected)] = True
+            return _result_from(problem, "time_limit", x, None, solved.bound, start, len(cuts))
+        if not problem.violations(np.flatnonzero(solved.x).tolist()):
+            status: SelectionStatus = "optimal" if solved.status == "optimal" else "time_limit"
+            return _result_from(problem, status, solved.x, solved.gap, solved.bound, start, len(cuts))
+        if len(cuts) >= _MAX_CUTS or time.monotonic() >= deadline:
+            raise ScoringInputError("budgets", "the solver could not return an exactly feasible selection")
+        cuts.append(solved.x.copy())
+
+
+def efficient_frontier(
+    problem: SelectionProblem,
+    percents: Sequence[int] = DEFAULT_PERCENTS,
+    *,
+    time_limit: float = 2.0,
+    mip_rel_gap: float = 0.0,
+) -> tuple[FrontierPoint, ...]:
+    """Best objective with every year's budget at ``floor(budget * percent / 100)`` (integer pence).
+
+    ``time_limit`` applies to each point. Infeasible points have ``objective=None``.
+    """
+    points = []
+    for pct in percents:
+        if isinstance(pct, bool) or not isinstance(pct, int | np.integer) or pct < 0:
+            raise ScoringInputError("percents", "budget percentages must be non-negative integers")
+        budgets = tuple((b * int(pct)) // 100 for b in problem.budgets)
+        scaled = problem.with_budgets(budgets)
+        if _cheap_feasibility(scaled, scaled.constraints()) is False:
+            points.append(FrontierPoint(int(pct), pct / 100, budgets, "infeasible", None, None))
+            continue
+        res = select(scaled, time_limit=time_limit, mip_rel_gap=mip_rel_gap)
+        objective = None if res.status == "infeasible" else res.objective
+        points.append(
+            FrontierPoint(int(pct), pct / 100, budgets, res.status, objective, res.gap, res.selected)
+        )
+    return tuple(points)
+
+
+# ----------------------------------------------------------------------------------------------------
+# greedy / budget line
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """Static data of the greedy walk, shared by :func:`greedy_select` and :func:`budget_line`."""
+
+    start: np.ndarray  # (n,) forced set
+    start_spend: np.ndarray  # (Y,)
+    blocked: np.ndarray  # (n,) never takeable
+    bundle: np.ndarray  # (n, R) bundle members, -1 padded
+    member: np.ndarray  # (n, G) exclusive group membership
+    consistent: bool
+    free: np.ndarray  # (n,) neither forced in nor blocked
+    start_fits: bool  # the forced set keeps every budget
+
+
+def _walk_data(problem: SelectionProblem) -> _Walk:
+    n = problem.n
+    logic = _logic_of(problem)
+    requires: dict[int, list[int]] = {}
+    for a, b in problem.dependencies:
+        requires.setdefault(a, []).append(b)
+    bundles = []
+    for i in range(n):
+        seen = {i}
+        stack = list(requires.get(i, ()))
+        while stack:
+            j = stack.pop()
+            if j not in seen:
+                seen.add(j)
+                stack.extend(requires.get(j, ()))
+        bundles.append([i] + sorted(seen - {i}))
+    width = max((len(b) for b in bundles), default=1)
+    bundle = np.full((n, width), -1, dtype=np.int64)
+    for i, b in enumerate(bundles):
+        bundle[i, : len(b)] = b
+    member = np.zeros((n, len(problem.exclusive_groups)), dtype=bool)
+    for g, group in enumerate(problem.exclusive_groups):
+        member[list(group), g] = True
+    blocked = logic.forced_zero.copy()
+    for i, b in enumerate(bundles):
+        if member.shape[1] and (member[b].sum(axis=0) > 1).any():
+            blocked[i] = True
+        if logic.forced_zero[b].any():
+            blocked[i] = True
+    start = logic.forced_one
+    start_spend = problem.net_cost[start].sum(axis=0, dtype=np.int64)
+    return _Walk(
+        start=start,
+        start_spend=start_spend,
+        blocked=blocked,
+        bundle=bundle,
+        member=member,
+        consistent=logic.consistent,
+        free=~(start | blocked),
+        start_fits=bool((start_spend <= np.asarray(problem.budgets, dtype=np.int64)).all()),
+    )
+
+
+def _advance(
+    walk: _Walk,
+    net: np.ndarray,
+    budgets: np.ndarray,
+    taken: np.ndarray,
+    spent: np.ndarray,
+    group_count: np.ndarray,
+    item: np.ndarray,
+) -> None:
+    """One step of the greedy walk for a batch of walks (in place): walk ``s`` considers ``item[s]``.
+
+    ``taken`` ``(S, n)``, ``spent`` ``(S, Y)`` and ``group_count`` ``(S, G)`` are the walks' states.
+    This is the only implementation of the greedy rule (see the module docstring).
+    """
+    rows = np.arange(item.size)
+    if walk.bundle.shape[1] == 1:
+        # Without dependencies a proposal can only be taken at its own place, so "not yet taken" is
+        # "not in the forced set".
+        cost = net[item]  # (S, Y)
+        new_spent = spent + cost
+        fits = new_spent <= budgets
+        if not walk.start_fits:
+            fits |= cost <= 0
+        take = walk.free[item] & fits.all(axis=1)
+        if walk.member.shape[1]:
+            add = walk.member[item]  # (S, G)
+            take &= ~((group_count + add) > 1).any(axis=1)
+            group_count += add * take[:, None]
+        taken[rows[take], item[take]] = True
+        np.copyto(spent, new_spent, where=take[:, None])
+        return
+    cand = ~taken[rows, item] & ~walk.blocked[item]
+    members = walk.bundle[item]  # (S, R)
+    valid = members >= 0
+    safe = np.where(valid, members, 0)
+    new = valid & ~taken[rows[:, None], safe] & cand[:, None]
+    cost = np.einsum("sr,sry->sy", new.astype(np.int64), net[safe])
+    take = cand & ((spent + cost <= budgets) | (cost <= 0)).all(axis=1)
+    if walk.member.shape[1]:
+        add = (walk.member[safe] & new[:, :, None]).sum(axis=1)  # (S, G)
+        take &= ~((group_count + add) > 1).any(axis=1)
+        group_count += add * take[:, None]
+    chosen = new & take[:, None]
+    r_idx, c_idx = np.nonzero(chosen)
+    taken[rows[r_idx], safe[r_idx, c_idx]] = True
+    spent += cost * take[:, None]
+
+
+def _initial_state(walk: _Walk, n_walks: int, n_years: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    taken = np.zeros((n_walks, walk.start.size), dtype=bool)
+    taken[:, walk.start] = True
+    spent = np.broadcast_to(walk.start_spend, (n_walks, n_years)).copy()
+    group_count = np.broadcast_to(
+        walk.member[walk.start].sum(axis=0, dtype=np.int64), (n_walks, walk.member.shape[1])
+    ).copy()
+    return taken, spent, group_count
+
+
+def budget_line(problem: SelectionProblem, orders: np.ndarray, walk: _Walk | None = None) -> np.ndarray:
+    """The greedy walk for many rankings at once: ``orders`` is ``(S, n)`` (each row a ranked list of
+    proposal indices); returns ``(S, n)`` booleans, True where the proposal is taken.
+
+    Vectorised over rankings (the loop runs over list positions). Rules in the module docstring.
+    """
+    walk = _walk_data(problem) if walk is None else walk
+    orders = np.asarray(orders, dtype=np.int64)
+    n_s, n = orders.shape
+    if n != problem.n:
+        raise ScoringInputError("orders", f"each ranking must list all {problem.n} proposals")
+    budgets = np.asarray(problem.budgets, dtype=np.int64)
+    taken, spent, group_count = _initial_state(walk, n_s, problem.n_years)
+    columns = np.ascontiguousarray(orders.T)
+    for k in range(n):
+        _advance(walk, problem.net_cost, budgets, taken, spent, group_count, columns[k])
+    return taken
+
+
+def greedy_select(problem: SelectionProblem, order: Sequence[int] | np.ndarray | None = None) -> GreedyResult:
+    """The greedy "cut down the ranked list" answer (rules in the module docstring).
+
+    ``order`` is the ranked list of proposal indices (e.g. ``Ranking.order``); by default ``W``
+    descending, ties by index.
+    """
+    if order is None:
+        order = np.lexsort((np.arange(problem.n), -problem.scores))
+    order = np.asarray(order, dtype=np.int64)
+    if order.shape != (problem.n,) or (
+        problem.n and not np.array_equal(np.sort(order), np.arange(problem.n))
+    ):
+        raise ScoringInputError("order", "the order must list every proposal index exactly once")
+    walk = _walk_data(problem)
+    if not walk.consistent:
+        return GreedyResult((), 0.0, (0,) * problem.n_years, tuple(problem.budgets), False)
+    taken = budget_line(problem, order[None, :], walk)[0]
+    chosen = tuple(int(i) for i in np.flatnonzero(taken))
+    spend = problem.spend(chosen)
+    headroom = tuple(b - s for b, s in zip(problem.budgets, spend, strict=True))
+    return GreedyResult(
+        selected=chosen,
+        objective=math.fsum(problem.scores[list(chosen)].tolist()),
+        spend=spend,
+        headroom=headroom,
+        feasible=all(h >= 0 for h in headroom) and not problem.violations(chosen),
+    )
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    """Selection, greedy answer and frontier together, as the service reports them."""
+
+    selection: SelectionResult
+    greedy: GreedyResult
+    frontier: tuple[FrontierPoint, ...]
+
+
+def portfolio(
+    problem: SelectionProblem,
+    *,
+    order: Sequence[int] | np.ndarray | None = None,
+    time_limit: float = 10.0,
+    frontier_percents: Sequence[int] = DEFAULT_PERCENTS,
+    frontier_time_limit: float = 2.0,
+) -> Portfolio:
+    """Convenience: :func:`select`, :func:`greedy_select` and :func:`efficient_frontier` in one call."""
+    return Portfolio(
+        selection=select(problem, time_limit=time_limit),
+        greedy=greedy_select(problem, order),
+        frontier=efficient_frontier(problem, frontier_percents, time_limit=frontier_time_limit),
+    )
