@@ -171,6 +171,30 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify_submission(args: argparse.Namespace) -> int:
+    from app.db import Database
+    from app.models import Submission
+    from app.submissions.service import verify
+
+    settings = _settings()
+    db = Database.from_settings(settings)
+    try:
+        with db.unit_of_work(write=False) as session:
+            sub = session.get(Submission, args.id)
+            if sub is None:
+                print(f"serr: submission {args.id} does not exist", file=sys.stderr)
+                return 2
+            result = verify(sub)
+    finally:
+        db.dispose()
+    if result["verified"]:
+        print(f"submission {args.id}: verified (sha256 {result['content_sha256']}; results reproduce)")
+        return 0
+    for problem in result["problems"]:
+        print(f"submission {args.id}: FAILED: {problem}", file=sys.stderr)
+    return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="serr", description="SE&RR efficiency review scoring service")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -207,6 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="load even if the database has data")
     p.add_argument("--if-empty", action="store_true", help="do nothing (exit 0) when the database has data")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("verify-submission", help="check a submission hash; recompute it from its inputs")
+    p.add_argument("id", type=int)
+    p.set_defaults(func=cmd_verify_submission)
 
     p = sub.add_parser("check", help="check configuration, database reachability and migration head")
     p.set_defaults(func=cmd_check)

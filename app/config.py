@@ -29,7 +29,11 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(65_536, ge=8)
     argon2_parallelism: int = Field(4, ge=1)
     max_upload_bytes: int = Field(5 * 1024 * 1024, ge=1024)
-    page_limit_max: int = Field(500, ge=1)
+    scorers_see_rankings_from: list[Literal["open", "scoring", "moderation", "closed"]] = Field(
+        default_factory=lambda: ["moderation", "closed"],
+        description="Cycle statuses in which scorers may read rankings.",
+    )
+    sensitivity_max_samples: int = Field(20_000, ge=100)
 
     @model_validator(mode="after")
     def _fail_closed(self) -> Settings:

@@ -18,7 +18,9 @@ from app.health import router as health_router
 from app.panels.endpoints import router as panels_router
 from app.principles.endpoints import router as principles_router
 from app.proposals.endpoints import router as proposals_router
+from app.rankings.endpoints import router as rankings_router
 from app.scorecards.endpoints import router as scorecards_router
+from app.submissions.endpoints import router as submissions_router
 from app.users.endpoints import router as users_router
 from app.weightings.endpoints import router as weightings_router
 
@@ -50,6 +52,8 @@ def api_router() -> APIRouter:
         panels_router,
         scorecards_router,
         weightings_router,
+        rankings_router,
+        submissions_router,
         audit_router,
     ):
         protected.include_router(router)

@@ -1,0 +1,214 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from app.audit.service import record
+from app.deps import CurrentUser, SessionDep, SettingsDep
+from app.errors import ValidationFailed, field_error
+from app.models import ProposalKind, User
+from app.rankings import compute, exports, service
+from app.rankings.schemas import (
+    Aggregation,
+    CompareOut,
+    RankingOut,
+    SelectionOut,
+    SelectionRequest,
+    SensitivityOut,
+)
+
+router = APIRouter(tags=["rankings"])
+
+CSV = "text/csv; charset=utf-8"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def audit_export(request: Request, user: User, what: str, entity_type: str, entity_id: int, **params) -> None:
+    """An export is not a mutation but is recorded: who pulled what, in its own short write."""
+    with request.app.state.db.unit_of_work(request_id=request.headers.get("x-request-id")) as session:
+        record(session, user, f"{what}.exported", entity_type, entity_id, changes=params)
+
+
+def file_response(content: bytes, media_type: str, filename: str) -> Response:
+    return Response(
+        content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
+
+
+def wants(request: Request, fmt: str | None) -> str:
+    if fmt:
+        return fmt
+    return "csv" if "text/csv" in request.headers.get("accept", "") else "json"
+
+
+@router.get(
+    "/cycles/{cycle_id}/ranking",
+    response_model=RankingOut,
+    summary="Proposals ranked by weighted score: JSON, CSV (Accept: text/csv or format=csv) or XLSX",
+    responses={200: {"content": {"text/csv": {}, XLSX: {}}}},
+)
+def ranking(
+    cycle_id: int,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    weighting_id: Annotated[int | None, Query(description="Default: the cycle's default weighting.")] = None,
+    aggregation: Aggregation = "mean",
+    capability: Annotated[str | None, Query(max_length=120)] = None,
+    kind: ProposalKind | None = None,
+    panel_id: int | None = None,
+    complete: Annotated[bool | None, Query(description="true: complete proposals only.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 500,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    format: Annotated[Literal["json", "csv", "xlsx"] | None, Query(description="File format.")] = None,
+):
+    cycle, weighting, doc = service.load(
+        session, user, cycle_id, weighting_id, aggregation, tuple(settings.scorers_see_rankings_from)
+    )
+    items = service.filter_items(
+        compute.ranking_items(doc),
+        capability=capability,
+        kind=kind.value if kind else None,
+        panel_id=panel_id,
+        complete=complete,
+    )
+    fmt = wants(request, format)
+    if fmt != "json":
+        audit_export(
+            request,
+            user,
+            "ranking",
+            "cycle",
+            cycle.id,
+            format=fmt,
+            weighting_id=weighting.id,
+            aggregation=aggregation,
+            rows=len(items),
+        )
+        name = f"ranking-cycle{cycle.id}-w{weighting.id}-{aggregation}"
+        if fmt == "csv":
+            return file_response(exports.to_csv(items), CSV, f"{name}.csv")
+        header = exports.header_block(
+            cycle.name, doc["weighting"], aggregation, user.email, datetime.now(UTC)
+        )
+        return file_response(exports.to_xlsx(items, header), XLSX, f"{name}.xlsx")
+    return RankingOut(
+        cycle_id=cycle.id,
+        weighting=service.weighting_ref(weighting),
+        aggregation=aggregation,
+        not_applicable_policy=cycle.not_applicable_policy,
+        items=items[offset : offset + limit],
+        total=len(items),
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get(
+    "/cycles/{cycle_id}/ranking/compare",
+    response_model=CompareOut,
+    summary="Two weightings side by side: rank shifts, Kendall's tau-b, top-k entries and exits",
+)
+def compare(
+    cycle_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    a: Annotated[int, Query(description="Weighting id A.")],
+    b: Annotated[int, Query(description="Weighting id B.")],
+    aggregation: Aggregation = "mean",
+    k: Annotated[int, Query(ge=1, le=500, description="Size of the top list.")] = 10,
+) -> CompareOut:
+    see = tuple(settings.scorers_see_rankings_from)
+    _, wa, doc_a = service.load(session, user, cycle_id, a, aggregation, see)
+    _, wb, doc_b = service.load(session, user, cycle_id, b, aggregation, see)
+    result = service.compare(doc_a, doc_b, k)
+    return CompareOut(
+        cycle_id=cycle_id,
+        a=service.weighting_ref(wa),
+        b=service.weighting_ref(wb),
+        aggregation=aggregation,
+        top_k=k,
+        **result,
+    )
+
+
+@router.get(
+    "/cycles/{cycle_id}/ranking/sensitivity",
+    response_model=SensitivityOut,
+    summary="Rank percentiles, top-k and selection probabilities under resampled weights; switching values",
+)
+def sensitivity(
+    cycle_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    weighting_id: int | None = None,
+    aggregation: Aggregation = "mean",
+    samples: Annotated[
+        int, Query(ge=10, description="Dirichlet draws (at most SERR_SENSITIVITY_MAX_SAMPLES).")
+    ] = 2000,
+    seed: Annotated[int, Query(ge=0)] = 1,
+    concentration: Annotated[
+        float, Query(gt=0, le=1e6, description="Dirichlet concentration around the weights.")
+    ] = 100.0,
+    k: Annotated[int, Query(ge=1, le=500)] = 10,
+    budgets: Annotated[
+        bool, Query(description="Also the probability of being inside the cycle's budget line.")
+    ] = True,
+) -> SensitivityOut:
+    if samples > settings.sensitivity_max_samples:
+        raise ValidationFailed(
+            "Too many samples.",
+            errors=[field_error(["query", "samples"], f"at most {settings.sensitivity_max_samples}")],
+        )
+    cycle, weighting, doc = service.load(
+        session, user, cycle_id, weighting_id, aggregation, tuple(settings.scorers_see_rankings_from)
+    )
+    request = None
+    if budgets and all(y.budget is not None for y in cycle.years):
+        request = service.selection_request(cycle, doc, SelectionRequest())
+    result = compute.sensitivity(
+        doc, samples=samples, seed=seed, concentration=concentration, top_k=k, request=request
+    )
+    return SensitivityOut(
+        cycle_id=cycle.id, weighting=service.weighting_ref(weighting), aggregation=aggregation, **result
+    )
+
+
+@router.post(
+    "/cycles/{cycle_id}/selection",
+    response_model=SelectionOut,
+    summary="The best set of proposals within every year's budget (exact integer programme), with the "
+    "greedy answer and the efficient frontier",
+    responses={
+        422: {
+            "description": "Invalid request, or no selection satisfies the constraints "
+            "(the conflicting ones are named)."
+        }
+    },
+)
+def selection(
+    cycle_id: int, data: SelectionRequest, session: SessionDep, settings: SettingsDep, user: CurrentUser
+) -> SelectionOut:
+    cycle, weighting, doc = service.load(
+        session,
+        user,
+        cycle_id,
+        data.weighting_id,
+        data.aggregation,
+        tuple(settings.scorers_see_rankings_from),
+    )
+    request = service.selection_request(cycle, doc, data)
+    result = service.run_selection(doc, request)
+    return SelectionOut(
+        cycle_id=cycle.id,
+        weighting=service.weighting_ref(weighting),
+        aggregation=data.aggregation,
+        budgets={y: compute.pence_str(v) for y, v in request["budgets"].items()},
+        **result,
+    )

@@ -1,0 +1,163 @@
+"""Who may see rankings, and turning API requests into computations on an inputs document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.cycles.service import get_cycle
+from app.errors import Forbidden, ValidationFailed, field_error
+from app.models import Cycle, CycleStatus, Role, User, Weighting
+from app.rankings import compute
+from app.rankings.inputs import gather
+from app.rankings.schemas import SelectionRequest, WeightingRef
+from app.weightings.service import get_weighting
+from scoring import compare_rankings
+
+SCORERS_SEE_FROM = (CycleStatus.moderation.value, CycleStatus.closed.value)
+
+
+def check_can_read(user: User, cycle: Cycle, scorers_see_from: tuple[str, ...] = SCORERS_SEE_FROM) -> None:
+    if user.has_role(Role.admin, Role.chair, Role.finance):
+        return
+    if user.has_role(Role.scorer):
+        if cycle.status in scorers_see_from:
+            return
+        raise Forbidden(
+            f"Scorers see rankings once the cycle is in {' or '.join(scorers_see_from)}; "
+            f"cycle {cycle.id} is in '{cycle.status}'."
+        )
+    raise Forbidden("Rankings are for finance, chairs and admins.")
+
+
+def weighting_ref(w: Weighting) -> WeightingRef:
+    return WeightingRef(id=w.id, name=w.name, method=w.method, weights=w.weights)
+
+
+def load(
+    session: Session,
+    user: User,
+    cycle_id: int,
+    weighting_id: int | None,
+    aggregation: str,
+    scorers_see_from: tuple[str, ...],
+) -> tuple[Cycle, Weighting, dict[str, Any]]:
+    cycle = get_cycle(session, cycle_id)
+    check_can_read(user, cycle, scorers_see_from)
+    weighting = get_weighting(session, cycle.id, weighting_id)
+    return cycle, weighting, gather(session, cycle, weighting, aggregation)
+
+
+def filter_items(
+    items: list[dict],
+    *,
+    capability: str | None,
+    kind: str | None,
+    panel_id: int | None,
+    complete: bool | None,
+) -> list[dict]:
+    """Filters narrow the list; ranks stay those of the whole cycle."""
+    return [
+        it
+        for it in items
+        if (capability is None or it["capability"].lower() == capability.lower())
+        and (kind is None or it["kind"] == kind)
+        and (panel_id is None or it["panel_id"] == panel_id)
+        and (complete is None or it["complete"] == complete)
+    ]
+
+
+def selection_request(cycle: Cycle, doc: dict[str, Any], req: SelectionRequest) -> dict[str, Any]:
+    """Validate a selection request against the cycle; money to pence, ids checked, field-level errors."""
+    errors = []
+    budgets: dict[str, int] = {}
+    given = req.budgets or {}
+    for year in given:
+        if year not in cycle.financial_years:
+            errors.append(field_error(["body", "budgets", year], "not a financial year of this cycle"))
+    for y in cycle.years:
+        amount = given.get(y.year, y.budget)
+        if amount is None:
+            errors.append(
+                field_error(["body", "budgets", y.year], "the cycle has no budget for this year; give one")
+            )
+        else:
+            budgets[y.year] = int(amount * 100)
+    known = {p["id"] for p in doc["proposals"]}
+
+    def check(ids: list[int], loc: list) -> None:
+        for i, pid in enumerate(ids):
+            if pid not in known:
+                errors.append(
+                    field_error([*loc, i], f"proposal {pid} is not a submitted proposal of this cycle")
+                )
+
+    check(req.must_fund, ["body", "must_fund"])
+    check(req.exclude, ["body", "exclude"])
+    for i, d in enumerate(req.dependencies):
+        check([d.proposal_id, d.requires_id], ["body", "dependencies", i])
+    for i, g in enumerate(req.exclusive_groups):
+        check(g, ["body", "exclusive_groups", i])
+    if errors:
+        raise ValidationFailed("The selection request has invalid fields.", errors=errors)
+    return {
+        "budgets": budgets,
+        "must_fund": sorted(set(req.must_fund)),
+        "exclude": sorted(set(req.exclude)),
+        "dependencies": [d.model_dump() for d in req.dependencies],
+        "exclusive_groups": [sorted(set(g)) for g in req.exclusive_groups],
+        "time_limit_s": req.time_limit_s,
+    }
+
+
+def _constraint_loc(c: dict[str, Any]) -> list:
+    """Where in the request a conflicting constraint came from."""
+    if c["kind"] == "budget":
+        return ["body", "budgets", c["year"]]
+    if c["kind"] in ("dependency", "exclusive") and c.get("index") is not None:
+        return ["body", "dependencies" if c["kind"] == "dependency" else "exclusive_groups", c["index"]]
+    return ["body", c["kind"]]
+
+
+def run_selection(doc: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    result = compute.selection(doc, request)
+    if result["status"] == "infeasible":
+        raise ValidationFailed(
+            f"No selection satisfies every constraint: {result['reason']}.",
+            errors=[
+                field_error(_constraint_loc(c), c["description"], "infeasible")
+                for c in result["conflicting_constraints"]
+            ],
+            conflicting_constraints=result["conflicting_constraints"],
+        )
+    return result
+
+
+def compare(doc_a: dict[str, Any], doc_b: dict[str, Any], top_k: int) -> dict[str, Any]:
+    a, b = compute.Arrays(doc_a), compute.Arrays(doc_b)
+    if not a.ids:
+        return {"kendall_tau_b": None, "entries": [], "exits": [], "items": []}
+    _, ra = a.rank()
+    _, rb = b.rank()
+    result = compare_rankings(ra, rb, top_k=top_k)
+    items = sorted(
+        (
+            {
+                "proposal_id": a.ids[i],
+                "reference": a.references[i],
+                "rank_a": int(ra.rank[i]),
+                "rank_b": int(rb.rank[i]),
+                "shift": int(ra.rank[i] - rb.rank[i]),
+            }
+            for i in range(len(a.ids))
+        ),
+        key=lambda it: (it["rank_b"], it["reference"]),
+    )
+    tau = float(result.tau_b)
+    return {
+        "kendall_tau_b": None if tau != tau else tau,
+        "entries": [a.ids[i] for i in result.entries],
+        "exits": [a.ids[i] for i in result.exits],
+        "items": items,
+    }

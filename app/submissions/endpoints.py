@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from app.deps import CurrentUser, SessionDep
+from app.models import Submission, User
+from app.pagination import Page
+from app.rankings import exports
+from app.rankings.endpoints import CSV, XLSX, audit_export, file_response
+from app.submissions import service
+from app.submissions.schemas import SubmissionCreate, SubmissionOut, SubmissionSummary, Verification
+
+router = APIRouter(tags=["submissions"])
+
+SELECTED_COLUMN = {"selected": "Selected"}
+
+
+def summary(s: Submission) -> SubmissionSummary:
+    return SubmissionSummary(
+        id=s.id,
+        cycle_id=s.cycle_id,
+        title=s.title,
+        note=s.note,
+        weighting_id=s.weighting_id,
+        aggregation=s.aggregation,
+        status=s.status,
+        content_sha256=s.content_sha256,
+        supersedes_id=s.supersedes_id,
+        superseded_by_id=s.superseded_by_id,
+        created_by_id=s.created_by_id,
+        created_at=s.created_at,
+    )
+
+
+@router.post(
+    "/cycles/{cycle_id}/submissions",
+    response_model=SubmissionOut,
+    status_code=201,
+    summary="Freeze a ranking (and optionally a selection) with all its inputs into a hashed submission",
+)
+def issue(cycle_id: int, data: SubmissionCreate, session: SessionDep, user: CurrentUser) -> SubmissionOut:
+    s = service.issue(session, user, cycle_id, data)
+    return SubmissionOut(**summary(s).model_dump(), content=s.content)
+
+
+@router.get(
+    "/cycles/{cycle_id}/submissions",
+    response_model=Page[SubmissionSummary],
+    summary="A cycle's submissions, newest first",
+)
+def list_submissions(cycle_id: int, session: SessionDep, user: CurrentUser) -> Page[SubmissionSummary]:
+    rows = [summary(s) for s in service.list_submissions(session, user, cycle_id)]
+    return Page(items=rows, total=len(rows), limit=len(rows), offset=0)
+
+
+@router.get("/submissions/{submission_id:int}", response_model=SubmissionOut, summary="One submission, whole")
+def get_submission(submission_id: int, session: SessionDep, user: CurrentUser) -> SubmissionOut:
+    s = service.get_submission(session, user, submission_id)
+    return SubmissionOut(**summary(s).model_dump(), content=s.content)
+
+
+@router.get(
+    "/submissions/{submission_id}/verify",
+    response_model=Verification,
+    summary="Check the stored hash and recompute the results from the frozen inputs",
+)
+def verify(submission_id: int, session: SessionDep, user: CurrentUser) -> Verification:
+    return Verification(**service.verify(service.get_submission(session, user, submission_id)))
+
+
+def _items(s: Submission) -> list[dict]:
+    selection = s.content["results"].get("selection")
+    chosen = set(selection["selected"]) if selection else set()
+    return [
+        {**it, "selected": ("yes" if it["proposal_id"] in chosen else "no") if selection else ""}
+        for it in s.content["results"]["ranking"]
+    ]
+
+
+@router.get(
+    "/submissions/{submission_id}.csv",
+    summary="A submission's ranking (with Selected) as CSV",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def submission_csv(submission_id: int, request: Request, session: SessionDep, user: CurrentUser) -> Response:
+    s = service.get_submission(session, user, submission_id)
+    audit_export(request, user, "submission", "submission", s.id, format="csv")
+    return file_response(exports.to_csv(_items(s), SELECTED_COLUMN), CSV, f"submission-{s.id}.csv")
+
+
+@router.get(
+    "/submissions/{submission_id}.xlsx",
+    summary="A submission's ranking (with Selected) as XLSX",
+    response_class=Response,
+    responses={200: {"content": {XLSX: {}}}},
+)
+def submission_xlsx(submission_id: int, request: Request, session: SessionDep, user: CurrentUser) -> Response:
+    s = service.get_submission(session, user, submission_id)
+    audit_export(request, user, "submission", "submission", s.id, format="xlsx")
+    c = s.content
+    issuer = session.get(User, s.created_by_id) if s.created_by_id else None
+    header = exports.header_block(
+        c["inputs"]["cycle"]["name"],
+        c["inputs"]["weighting"],
+        s.aggregation,
+        issuer.email if issuer else "",
+        s.created_at,
+        title=f"Submission {s.id}: {s.title}",
+    )
+    header.append(("content_sha256", s.content_sha256))
+    return file_response(exports.to_xlsx(_items(s), header, SELECTED_COLUMN), XLSX, f"submission-{s.id}.xlsx")

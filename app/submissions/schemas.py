@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.money import Money
+from app.rankings.schemas import Aggregation, Dependency
+
+
+class SelectionSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    budgets: dict[str, Money] | None = None
+    must_fund: list[int] = Field(default_factory=list)
+    exclude: list[int] = Field(default_factory=list)
+    dependencies: list[Dependency] = Field(default_factory=list)
+    exclusive_groups: list[list[int]] = Field(default_factory=list)
+    time_limit_s: float = Field(10.0, gt=0, le=60)
+
+
+class SubmissionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str = Field(min_length=3, max_length=300)
+    weighting_id: int | None = Field(None, description="Default: the cycle's default weighting.")
+    aggregation: Aggregation = "mean"
+    selection: SelectionSpec | None = Field(None, description="Include a budget-constrained selection.")
+    note: str = Field("", max_length=10000)
+    supersedes_id: int | None = Field(None, description="The submission this one replaces.")
+
+
+class SubmissionSummary(BaseModel):
+    id: int
+    cycle_id: int
+    title: str
+    note: str
+    weighting_id: int
+    aggregation: str
+    status: str
+    content_sha256: str
+    supersedes_id: int | None
+    superseded_by_id: int | None
+    created_by_id: int | None
+    created_at: datetime
+
+
+class SubmissionOut(SubmissionSummary):
+    content: dict[str, Any] = Field(description="The frozen document: inputs, selection request and results.")
+
+
+class Verification(BaseModel):
+    submission_id: int
+    content_sha256: str
+    hash_matches: bool
+    results_reproduce: bool
+    verified: bool
+    problems: list[str]

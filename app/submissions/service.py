@@ -1,0 +1,169 @@
+"""Submissions: a ranking (and optionally a selection) frozen with every input, hashed, never edited."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.audit.service import record
+from app.cycles.service import get_cycle
+from app.errors import Conflict, Forbidden, NotFound
+from app.models import Role, Submission, User
+from app.rankings import compute
+from app.rankings.inputs import gather
+from app.rankings.schemas import SelectionRequest
+from app.rankings.service import run_selection, selection_request
+from app.submissions.schemas import SubmissionCreate
+from app.weightings.service import get_weighting
+
+READERS = (Role.admin, Role.chair, Role.finance)
+
+
+def canonical(document: dict[str, Any]) -> bytes:
+    """The one serialisation that is hashed: sorted keys, no spaces, UTF-8, no NaN."""
+    return json.dumps(
+        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def sha256(document: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical(document)).hexdigest()
+
+
+def results_for(inputs: dict[str, Any], selection_req: dict[str, Any] | None) -> dict[str, Any]:
+    """What a submission shows, computed from its frozen inputs alone."""
+    return {
+        "ranking": compute.ranking_items(inputs),
+        "selection": run_selection(inputs, selection_req) if selection_req is not None else None,
+    }
+
+
+def check_reader(user: User) -> None:
+    if not user.has_role(*READERS):
+        raise Forbidden("Submissions are for finance, chairs and admins.")
+
+
+def get_submission(session: Session, user: User, submission_id: int) -> Submission:
+    check_reader(user)
+    sub = session.get(Submission, submission_id)
+    if sub is None:
+        raise NotFound(f"Submission {submission_id} does not exist.")
+    return sub
+
+
+def issue(session: Session, user: User, cycle_id: int, data: SubmissionCreate) -> Submission:
+    check_reader(user)
+    cycle = get_cycle(session, cycle_id)
+    weighting = get_weighting(session, cycle.id, data.weighting_id)
+    predecessor = None
+    if data.supersedes_id is not None:
+        predecessor = session.get(Submission, data.supersedes_id)
+        if predecessor is None or predecessor.cycle_id != cycle.id:
+            raise NotFound(f"Submission {data.supersedes_id} does not exist in cycle {cycle.id}.")
+        if predecessor.status != "issued":
+            raise Conflict(
+                f"Submission {predecessor.id} is already superseded by {predecessor.superseded_by_id}."
+            )
+    inputs = gather(session, cycle, weighting, data.aggregation)
+    selection_req = None
+    if data.selection is not None:
+        selection_req = selection_request(
+            cycle,
+            inputs,
+            SelectionRequest(
+                weighting_id=weighting.id, aggregation=data.aggregation, **data.selection.model_dump()
+            ),
+        )
+    issued_at = datetime.now(UTC)
+    # What is hashed: what was issued and everything it was computed from. Who and when are columns
+    # beside it, so the same inputs always give the same hash.
+    content = {
+        "title": data.title,
+        "note": data.note,
+        "inputs": inputs,
+        "selection_request": selection_req,
+        "results": results_for(inputs, selection_req),
+    }
+    sub = Submission(
+        cycle_id=cycle.id,
+        title=data.title,
+        note=data.note,
+        weighting_id=weighting.id,
+        aggregation=data.aggregation,
+        status="issued",
+        content=content,
+        content_sha256=sha256(content),
+        supersedes_id=data.supersedes_id,
+        created_by_id=user.id,
+        created_at=issued_at,
+    )
+    session.add(sub)
+    session.flush()
+    if predecessor is not None:
+        # The only change a submission ever sees: being marked superseded, once.
+        done = session.execute(
+            update(Submission)
+            .where(Submission.id == predecessor.id, Submission.status == "issued")
+            .values(status="superseded", superseded_by_id=sub.id)
+        )
+        if done.rowcount != 1:
+            raise Conflict(f"Submission {predecessor.id} was superseded meanwhile.")
+        record(
+            session,
+            user,
+            "submission.superseded",
+            "submission",
+            predecessor.id,
+            changes={"status": {"before": "issued", "after": "superseded"}, "superseded_by_id": sub.id},
+        )
+    record(
+        session,
+        user,
+        "submission.issued",
+        "submission",
+        sub.id,
+        changes={
+            "title": data.title,
+            "content_sha256": sub.content_sha256,
+            "weighting_id": weighting.id,
+            "aggregation": data.aggregation,
+            "with_selection": selection_req is not None,
+        },
+    )
+    return sub
+
+
+def list_submissions(session: Session, user: User, cycle_id: int) -> list[Submission]:
+    check_reader(user)
+    get_cycle(session, cycle_id)
+    return list(
+        session.scalars(
+            select(Submission).where(Submission.cycle_id == cycle_id).order_by(Submission.id.desc())
+        )
+    )
+
+
+def verify(sub: Submission) -> dict[str, Any]:
+    """Recompute the hash of the stored document, and the results from its frozen inputs."""
+    content = sub.content
+    stored_ok = sha256(content) == sub.content_sha256
+    recomputed = results_for(content["inputs"], content.get("selection_request"))
+    results_ok = canonical(recomputed) == canonical(content["results"])
+    problems = []
+    if not stored_ok:
+        problems.append("the stored document does not match its content_sha256: it was changed after issue")
+    if not results_ok:
+        problems.append("recomputing from the frozen inputs gives different results")
+    return {
+        "submission_id": sub.id,
+        "content_sha256": sub.content_sha256,
+        "hash_matches": stored_ok,
+        "results_reproduce": results_ok,
+        "verified": stored_ok and results_ok,
+        "problems": problems,
+    }
