@@ -20,6 +20,8 @@ from app.scorecards.schemas import Answer, ModeratedAnswer, ModerationPut, Score
 from app.scorecards.service import moderate, save
 from app.users.schemas import UserCreate
 from app.users.service import create_user
+from app.weightings.schemas import WeightingCreate
+from app.weightings.service import create_weighting
 
 DEMO_PASSWORD = "demo-password"
 DEMO_DOMAIN = "example.org"
@@ -203,6 +205,30 @@ def load_demo(session: Session, settings: Settings) -> dict[str, User]:
         session, admin, cycle, Transition(to=CycleStatus.scoring, reason="Demo panel scoring under way")
     )
     _panel_mid_review(session, rng, cycle, users, created)
+    create_weighting(
+        session,
+        users["chair"],
+        cycle.id,
+        WeightingCreate(
+            name="Digital and consistency first",
+            method="points",
+            description="Board steer: 100 points, favouring digitisation, consistency and aligned costs.",
+            weights={
+                "1": 8,
+                "2": 14,
+                "3": 6,
+                "4": 6,
+                "5": 8,
+                "6": 5,
+                "7": 18,
+                "8": 14,
+                "9": 8,
+                "10": 4,
+                "11": 5,
+                "12": 4,
+            },
+        ),
+    )
     session.flush()
     return users
 

@@ -165,3 +165,31 @@ def test_two_workers_serve_one_database(empty_database_url):
         proc.terminate()
         out = proc.communicate(timeout=30)[0]
     assert "database is locked" not in out
+
+
+def test_verify_submission_command(database_url):
+    assert serr(database_url, "demo").returncode == 0
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from tests.conftest import make_settings
+
+    app = create_app(make_settings(database_url))
+    with TestClient(app) as c:
+        tok = c.post(
+            "/api/v1/auth/token", data={"username": "finance@example.org", "password": "demo-password"}
+        )
+        headers = {"Authorization": f"Bearer {tok.json()['access_token']}"}
+        weightings = c.get("/api/v1/cycles/1/weightings", headers=headers).json()["items"]
+        assert [w["name"] for w in weightings] == ["Equal weights", "Digital and consistency first"]
+        r = c.post(
+            "/api/v1/cycles/1/submissions",
+            headers=headers,
+            json={"title": "Demo submission", "weighting_id": weightings[1]["id"], "selection": {}},
+        )
+        assert r.status_code == 201, r.text
+        sid = r.json()["id"]
+    app.state.db.dispose()
+    r = serr(database_url, "verify-submission", str(sid))
+    assert r.returncode == 0 and "verified" in r.stdout, r.stderr
+    assert serr(database_url, "verify-submission", "999").returncode == 2
