@@ -242,10 +242,18 @@ class _RankHistogram:
         self.filled += c
 
     def flush(self) -> None:
-        for place in range(self.n_p):
-            self.hist[:, place] += np.bincount(self.buffer[place, : self.filled], minlength=self.n_p + 1)[
-                : self.n_p
-            ]
+        # Count a block of places per bincount call: place-major cells (place * (P + 1) + slot) keep each
+        # call's bins small enough to stay in cache; the extra bin per place takes the sentinels.
+        n_p = self.n_p
+        width = n_p + 1
+        block = max(1, 65_536 // width)
+        for first in range(0, n_p, block):
+            last = min(n_p, first + block)
+            cells = self.buffer[first:last, : self.filled].astype(np.intp)
+            cells += (np.arange(last - first) * width)[:, None]
+            counted = np.bincount(cells.ravel(), minlength=(last - first) * width)
+            counted = counted.reshape(last - first, width)
+            self.hist[:, first:last] += counted[:, :n_p].T
         self.filled = 0
 
     def counts(self) -> np.ndarray:
@@ -279,18 +287,24 @@ def _percentiles_from_counts(counts: np.ndarray, total: int, percentiles: Sequen
 
     Same definition and floating-point steps as ``numpy.percentile(..., method="linear")``: virtual index
     ``h = (q / 100) * (total - 1)``, the order statistics either side of it, and numpy's two-sided
-    linear interpolation.
+    linear interpolation. The m-th smallest rank (0-based) is the first rank whose cumulative count
+    exceeds m; one ``searchsorted`` finds them all, rows being laid end to end with increasing offsets.
     """
+    n_p, n_r = counts.shape
     cum = np.cumsum(counts, axis=1)
-    out = np.empty((counts.shape[0], len(percentiles)))
-    for c, q in enumerate(percentiles):
+    offsets = np.arange(n_p, dtype=np.int64)[:, None] * (total + 1)
+    cum += offsets
+    plan = []
+    for q in percentiles:
         h = float(np.float64(q) / 100.0 * (total - 1))
         lo = math.floor(h)
-        hi = min(lo + 1, total - 1)
-        frac = h - lo
-        # the m-th smallest rank (0-based) is the first rank whose cumulative count exceeds m
-        x_lo = ((cum > lo).argmax(axis=1) + 1).astype(np.float64)
-        x_hi = ((cum > hi).argmax(axis=1) + 1).astype(np.float64)
+        plan.append((lo, min(lo + 1, total - 1), h - lo))
+    wanted = np.array([m for lo, hi, _ in plan for m in (lo, hi)], dtype=np.int64)
+    found = np.searchsorted(cum.ravel(), (offsets + wanted[None, :]).ravel(), side="right")
+    stats = (found.reshape(n_p, -1) - np.arange(n_p)[:, None] * n_r + 1).astype(np.float64)
+    out = np.empty((n_p, len(plan)))
+    for c, (_, _, frac) in enumerate(plan):
+        x_lo, x_hi = stats[:, 2 * c], stats[:, 2 * c + 1]
         diff = x_hi - x_lo
         out[:, c] = x_hi - diff * (1.0 - frac) if frac >= 0.5 else x_lo + diff * frac
     return out
@@ -382,10 +396,14 @@ def sensitivity(
     if orders is not None and filled:
         run_selection(filled)
     # histogram rows are in tie-break order; bring them back to proposal order
-    counts = hist.counts()[prep.tie_rank] if n_p else np.zeros((0, 0), dtype=np.int64)
     total = draws.shape[0]
-    rank_pct = _percentiles_from_counts(counts, total, qs) if n_p else np.zeros((0, len(qs)))
-    p_top = counts[:, : min(top_k, n_p)].sum(axis=1) / total
+    if n_p:
+        # histogram rows are in tie-break order; results go back to proposal order
+        counts = hist.counts()
+        rank_pct = _percentiles_from_counts(counts, total, qs)[prep.tie_rank]
+        p_top = (counts[:, : min(top_k, n_p)].sum(axis=1) / total)[prep.tie_rank]
+    else:
+        rank_pct, p_top = np.zeros((0, len(qs))), np.zeros(0)
 
     switch: tuple[SwitchingValue, ...] = ()
     if switching:
@@ -495,8 +513,12 @@ def _first_negative(quad: np.ndarray, lin: np.ndarray, const: np.ndarray) -> np.
         np.asarray(quad, float), np.asarray(lin, float), np.asarray(const, float)
     )
     const = np.maximum(raw, 0.0)
-    out = np.full(quad.shape, np.inf)
     linear = quad == 0
+    if linear.all():  # straight lines (the "minimum" policy): one division
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = np.where(lin < 0, const / -lin, np.inf)
+        return np.where(raw < -_MISORDER, 0.0, out)
+    out = np.full(quad.shape, np.inf)
     with np.errstate(invalid="ignore", divide="ignore"):
         lin_root = np.where(lin < 0, const / -lin, np.inf)
         out = np.where(linear, lin_root, out)
