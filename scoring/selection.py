@@ -444,6 +444,13 @@ def _solve_milp(
         upper.append(float(chosen.sum() - 1))
     if (lb > ub).any():
         return _Solve("infeasible", None, None, None)
+    if n == 0:  # nothing to choose: feasible exactly when every (empty) row holds
+        ok = all(u >= 0 for u in upper)
+        return (
+            _Solve("optimal", np.zeros(0, dtype=bool), 0.0, 0.0)
+            if ok
+            else _Solve("infeasible", None, None, None)
+        )
     constraints = []
     if rows:
         matrix = csr_array(np.vstack(rows))
@@ -559,6 +566,8 @@ def diagnose(problem: SelectionProblem, time_limit: float = 10.0) -> Infeasibili
 
 def _reason(active: Sequence[Constraint]) -> str:
     kinds = {c.kind for c in active}
+    if kinds == {"budget"}:
+        return "a budget is below what even the cheapest allowed selection spends"
     if kinds == {"must_fund", "exclude"} and len(active) == 2:
         return "a proposal is both must-fund and excluded"
     if "budget" in kinds and kinds <= {"budget", "must_fund", "dependency"}:

@@ -129,6 +129,21 @@ def test_infeasible_requests_name_the_conflict(kwargs, expected):
     assert text.startswith("these constraints cannot all hold")
 
 
+def test_empty_and_negative_budget_edge_cases():
+    empty = SelectionProblem(scores=[], net_cost=np.zeros((0, 2), dtype=np.int64), budgets=(5, 6))
+    result = select(empty)
+    assert result.status == "optimal" and result.selected == () and result.headroom == (5, 6)
+    assert greedy_select(empty).feasible and efficient_frontier(empty, [100])[0].objective == 0.0
+    # a negative budget no proposal can meet
+    result = select(SelectionProblem(scores=[1.0], net_cost=[[5]], budgets=(-1,)))
+    assert result.status == "infeasible"
+    assert result.diagnosis.constraints == (Constraint("budget", (), 0),)
+    assert "budget" in result.diagnosis.reason
+    # ... which a money-saving proposal can meet
+    result = select(SelectionProblem(scores=[1.0, 0.0], net_cost=[[5], [-3]], budgets=(-1,)))
+    assert result.status == "optimal" and result.selected == (1,) and result.headroom == (2,)
+
+
 def test_net_savings_can_rescue_a_must_fund():
     # must-fund 3 costs 40 > 30, but proposal 1 saves 20 and may be funded
     problem = SelectionProblem(
