@@ -34,6 +34,11 @@ class Settings(BaseSettings):
         description="Cycle statuses in which scorers may read rankings.",
     )
     sensitivity_max_samples: int = Field(20_000, ge=100)
+    web_idle_minutes: int = Field(30, ge=1, description="Web sign-in ends after this long without a request.")
+    web_absolute_hours: int = Field(12, ge=1, description="Web sign-in ends this long after signing in.")
+    cookie_secure: bool | None = Field(
+        None, description="Secure cookies; default: on outside development/test."
+    )
 
     @model_validator(mode="after")
     def _fail_closed(self) -> Settings:
@@ -43,6 +48,12 @@ class Settings(BaseSettings):
                 "SERR_SECRET_KEY must be set to a random value of at least 32 characters outside development"
             )
         return self
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.environment == "production"
 
     @property
     def is_sqlite(self) -> bool:

@@ -83,6 +83,14 @@ def field_error(loc: list[str | int] | tuple[str | int, ...], msg: str, type_: s
     return {"loc": list(loc), "msg": msg, "type": type_}
 
 
+class ErrorPage:
+    """How errors look on web pages (set on ``app.state.error_page`` by the web client)."""
+
+    def __init__(self, wants, render) -> None:
+        self.wants = wants
+        self.render = render
+
+
 def problem(
     request: Request,
     status: int,
@@ -94,6 +102,9 @@ def problem(
     headers: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
+    page = getattr(request.app.state, "error_page", None)
+    if page is not None and page.wants(request.url.path):
+        return page.render(request, status, title, detail)
     body: dict[str, Any] = {
         "type": f"/problems/{type_slug}",
         "title": title,

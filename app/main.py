@@ -22,6 +22,7 @@ from app.rankings.endpoints import router as rankings_router
 from app.scorecards.endpoints import router as scorecards_router
 from app.submissions.endpoints import router as submissions_router
 from app.users.endpoints import router as users_router
+from app.web import routes as web
 from app.weightings.endpoints import router as weightings_router
 
 API_PREFIX = "/api/v1"
@@ -92,4 +93,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.include_router(health_router)
     app.include_router(api_router())
+    web.install(app)
     return app

@@ -15,9 +15,11 @@ from app.models.proposal import (
 from app.models.scorecard import ModeratedScore, Scorecard, ScorecardAnswer
 from app.models.submission import Submission
 from app.models.user import ApiToken, Role, User, UserRole
+from app.models.web_session import WebSession
 from app.models.weighting import WEIGHTING_METHODS, Weighting
 
 __all__ = [
+    "WebSession",
     "Submission",
     "WEIGHTING_METHODS",
     "Weighting",

@@ -147,7 +147,7 @@ def _money_by_year(years: list[str], values) -> dict[str, str]:
     return {y: pence_str(int(v)) for y, v in zip(years, values, strict=True)}
 
 
-def selection(doc: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+def selection(doc: dict[str, Any], request: dict[str, Any], *, with_frontier: bool = True) -> dict[str, Any]:
     """The optimal selection under per-year budgets, the greedy answer beside it, and the frontier.
 
     ``request`` holds budgets (pence per year), must_fund, exclude, dependencies, exclusive_groups (proposal
@@ -178,7 +178,7 @@ def selection(doc: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
             "minimal": bool(d.minimal) if d else False,
         }
     greedy = greedy_select(problem, ranking.order)
-    frontier = frontier_of(problem, time_limit=min(2.0, request["time_limit_s"]))
+    frontier = frontier_of(problem, time_limit=min(2.0, request["time_limit_s"])) if with_frontier else ()
     chosen = {ids[i] for i in best.selected}
     greedy_chosen = {ids[i] for i in greedy.selected}
     return {

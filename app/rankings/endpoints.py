@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -24,6 +23,7 @@ router = APIRouter(tags=["rankings"])
 
 CSV = "text/csv; charset=utf-8"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MEDIA = {"csv": CSV, "xlsx": XLSX}
 
 
 def audit_export(request: Request, user: User, what: str, entity_type: str, entity_id: int, **params) -> None:
@@ -89,13 +89,8 @@ def ranking(
             aggregation=aggregation,
             rows=len(items),
         )
-        name = f"ranking-cycle{cycle.id}-w{weighting.id}-{aggregation}"
-        if fmt == "csv":
-            return file_response(exports.to_csv(items), CSV, f"{name}.csv")
-        header = exports.header_block(
-            cycle.name, doc["weighting"], aggregation, user.email, datetime.now(UTC)
-        )
-        return file_response(exports.to_xlsx(items, header), XLSX, f"{name}.xlsx")
+        name = f"ranking-cycle{cycle.id}-w{weighting.id}-{aggregation}.{fmt}"
+        return file_response(exports.ranking_file(fmt, doc, items, user.email), MEDIA[fmt], name)
     return RankingOut(
         cycle_id=cycle.id,
         weighting=service.weighting_ref(weighting),

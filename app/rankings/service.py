@@ -120,8 +120,10 @@ def _constraint_loc(c: dict[str, Any]) -> list:
     return ["body", c["kind"]]
 
 
-def run_selection(doc: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
-    result = compute.selection(doc, request)
+def run_selection(
+    doc: dict[str, Any], request: dict[str, Any], *, with_frontier: bool = True
+) -> dict[str, Any]:
+    result = compute.selection(doc, request, with_frontier=with_frontier)
     if result["status"] == "infeasible":
         raise ValidationFailed(
             f"No selection satisfies every constraint: {result['reason']}.",

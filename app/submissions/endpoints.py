@@ -1,19 +1,19 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.deps import CurrentUser, SessionDep
-from app.models import Submission, User
+from app.models import Submission
 from app.pagination import Page
-from app.rankings import exports
 from app.rankings.endpoints import CSV, XLSX, audit_export, file_response
 from app.submissions import service
 from app.submissions.schemas import SubmissionCreate, SubmissionOut, SubmissionSummary, Verification
 
 router = APIRouter(tags=["submissions"])
-
-SELECTED_COLUMN = {"selected": "Selected"}
+MEDIA = {"csv": CSV, "xlsx": XLSX}
 
 
 def summary(s: Submission) -> SubmissionSummary:
@@ -61,7 +61,7 @@ def get_submission(submission_id: int, session: SessionDep, user: CurrentUser) -
 
 
 @router.get(
-    "/submissions/{submission_id}/verify",
+    "/submissions/{submission_id:int}/verify",
     response_model=Verification,
     summary="Check the stored hash and recompute the results from the frozen inputs",
 )
@@ -69,45 +69,20 @@ def verify(submission_id: int, session: SessionDep, user: CurrentUser) -> Verifi
     return Verification(**service.verify(service.get_submission(session, user, submission_id)))
 
 
-def _items(s: Submission) -> list[dict]:
-    selection = s.content["results"].get("selection")
-    chosen = set(selection["selected"]) if selection else set()
-    return [
-        {**it, "selected": ("yes" if it["proposal_id"] in chosen else "no") if selection else ""}
-        for it in s.content["results"]["ranking"]
-    ]
+def download(request: Request, session, user, submission_id: int, fmt: str) -> Response:
+    """A submission's ranking with its Selected column as a file; the download is audited."""
+    s = service.get_submission(session, user, submission_id)
+    audit_export(request, user, "submission", "submission", s.id, format=fmt)
+    return file_response(service.file_bytes(session, s, fmt), MEDIA[fmt], f"submission-{s.id}.{fmt}")
 
 
 @router.get(
-    "/submissions/{submission_id}.csv",
-    summary="A submission's ranking (with Selected) as CSV",
+    "/submissions/{submission_id:int}.{fmt}",
+    summary="A submission's ranking (with Selected) as CSV or XLSX",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}},
+    responses={200: {"content": {CSV: {}, XLSX: {}}}},
 )
-def submission_csv(submission_id: int, request: Request, session: SessionDep, user: CurrentUser) -> Response:
-    s = service.get_submission(session, user, submission_id)
-    audit_export(request, user, "submission", "submission", s.id, format="csv")
-    return file_response(exports.to_csv(_items(s), SELECTED_COLUMN), CSV, f"submission-{s.id}.csv")
-
-
-@router.get(
-    "/submissions/{submission_id}.xlsx",
-    summary="A submission's ranking (with Selected) as XLSX",
-    response_class=Response,
-    responses={200: {"content": {XLSX: {}}}},
-)
-def submission_xlsx(submission_id: int, request: Request, session: SessionDep, user: CurrentUser) -> Response:
-    s = service.get_submission(session, user, submission_id)
-    audit_export(request, user, "submission", "submission", s.id, format="xlsx")
-    c = s.content
-    issuer = session.get(User, s.created_by_id) if s.created_by_id else None
-    header = exports.header_block(
-        c["inputs"]["cycle"]["name"],
-        c["inputs"]["weighting"],
-        s.aggregation,
-        issuer.email if issuer else "",
-        s.created_at,
-        title=f"Submission {s.id}: {s.title}",
-    )
-    header.append(("content_sha256", s.content_sha256))
-    return file_response(exports.to_xlsx(_items(s), header, SELECTED_COLUMN), XLSX, f"submission-{s.id}.xlsx")
+def submission_file(
+    submission_id: int, fmt: Literal["csv", "xlsx"], request: Request, session: SessionDep, user: CurrentUser
+) -> Response:
+    return download(request, session, user, submission_id, fmt)

@@ -167,3 +167,35 @@ def verify(sub: Submission) -> dict[str, Any]:
         "verified": stored_ok and results_ok,
         "problems": problems,
     }
+
+
+SELECTED_COLUMN = {"selected": "Selected"}
+
+
+def rows_with_selected(sub: Submission) -> list[dict[str, Any]]:
+    selection = sub.content["results"].get("selection")
+    chosen = set(selection["selected"]) if selection else set()
+    return [
+        {**it, "selected": ("yes" if it["proposal_id"] in chosen else "no") if selection else ""}
+        for it in sub.content["results"]["ranking"]
+    ]
+
+
+def file_bytes(session: Session, sub: Submission, fmt: str) -> bytes:
+    """The submission's ranking, with a Selected column, as CSV or XLSX."""
+    from app.rankings import exports
+
+    if fmt == "csv":
+        return exports.to_csv(rows_with_selected(sub), SELECTED_COLUMN)
+    issuer = session.get(User, sub.created_by_id) if sub.created_by_id else None
+    inputs = sub.content["inputs"]
+    header = exports.header_block(
+        inputs["cycle"]["name"],
+        inputs["weighting"],
+        sub.aggregation,
+        issuer.email if issuer else "",
+        sub.created_at,
+        title=f"Submission {sub.id}: {sub.title}",
+    )
+    header.append(("content_sha256", sub.content_sha256))
+    return exports.to_xlsx(rows_with_selected(sub), header, SELECTED_COLUMN)

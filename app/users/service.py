@@ -100,11 +100,17 @@ def update_user(session: Session, settings: Settings, actor: User, user: User, d
     return user
 
 
-def login(session: Session, settings: Settings, email: str, password: str) -> tuple[str, int]:
+def authenticate_password(session: Session, settings: Settings, email: str, password: str) -> User:
+    """The active user with this email and password; the same failure, in the same time, otherwise."""
     user = session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
     ok = verify_password(settings, user.password_hash if user else None, password)
     if not ok or user is None or not user.is_active:
         raise NotAuthenticated("Incorrect email or password.")
+    return user
+
+
+def login(session: Session, settings: Settings, email: str, password: str) -> tuple[str, int]:
+    user = authenticate_password(session, settings, email, password)
     lifetime = timedelta(minutes=settings.access_token_minutes)
     token = _issue(session, settings, user, "access", "sign-in", lifetime)[1]
     record(session, user, "auth.login", "user", user.id)

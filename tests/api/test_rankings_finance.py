@@ -21,8 +21,14 @@ FIXTURE = {
     "T-06": (5, 3, ("250000.00", "150000.00"), ("0.00", "0.00")),
 }
 # W = 100 * mean / 5 with equal weights; the three 80s tie and are ordered by net cost, then reference.
-EXPECTED = [("T-01", 1, 100.0), ("T-03", 2, 80.0), ("T-02", 2, 80.0), ("T-06", 2, 80.0), ("T-04", 5, 50.0),
-            ("T-05", 6, 20.0)]
+EXPECTED = [
+    ("T-01", 1, 100.0),
+    ("T-03", 2, 80.0),
+    ("T-02", 2, 80.0),
+    ("T-06", 2, 80.0),
+    ("T-04", 5, 50.0),
+    ("T-05", 6, 20.0),
+]
 
 
 def card(score):
@@ -34,21 +40,38 @@ def scored(client, factory, admin):
     chair = factory.user("chair")
     finance = factory.user("finance")
     s1, s2 = factory.user("scorer"), factory.user("scorer")
-    cycle = factory.cycle(admin, financial_years=["2022-23", "2023-24"],
-                          budgets={"2022-23": "700000.00", "2023-24": "250000.00"})
+    cycle = factory.cycle(
+        admin,
+        financial_years=["2022-23", "2023-24"],
+        budgets={"2022-23": "700000.00", "2023-24": "250000.00"},
+    )
     ids = {}
     for ref, (_, _, cost, saving) in FIXTURE.items():
-        p = factory.proposal(admin, cycle, reference=ref, title=f"Proposal {ref}", financials=[
-            {"year": y, "cost": c, "saving": s} for y, c, s in zip(cycle["financial_years"], cost, saving, strict=True)])
+        p = factory.proposal(
+            admin,
+            cycle,
+            reference=ref,
+            title=f"Proposal {ref}",
+            financials=[
+                {"year": y, "cost": c, "saving": s}
+                for y, c, s in zip(cycle["financial_years"], cost, saving, strict=True)
+            ],
+        )
         ids[ref] = p["id"]
-    r = client.post(f"{API}/cycles/{cycle['id']}/panels", headers=chair.headers,
-                    json={"name": "P", "member_ids": [s1.id, s2.id], "proposal_ids": list(ids.values())})
+    r = client.post(
+        f"{API}/cycles/{cycle['id']}/panels",
+        headers=chair.headers,
+        json={"name": "P", "member_ids": [s1.id, s2.id], "proposal_ids": list(ids.values())},
+    )
     assert r.status_code == 201
     client.post(f"{API}/cycles/{cycle['id']}/transition", json={"to": "scoring"}, headers=admin.headers)
     for ref, (a, b, _, _) in FIXTURE.items():
         for scorer, score in ((s1, a), (s2, b)):
-            r = client.put(f"{API}/proposals/{ids[ref]}/scorecard", headers=scorer.headers,
-                           json={"scores": card(score), "submit": True})
+            r = client.put(
+                f"{API}/proposals/{ids[ref]}/scorecard",
+                headers=scorer.headers,
+                json={"scores": card(score), "submit": True},
+            )
             assert r.status_code == 200, r.text
     return dict(cycle=cycle, ids=ids, finance=finance, chair=chair, scorers=(s1, s2))
 
@@ -64,7 +87,12 @@ def test_ranking_matches_hand_computed_values(client, scored):
         assert w == pytest.approx(expected, abs=1e-9)
     first = body["items"][0]
     assert first["principle_scores"] == {str(p): 5.0 for p in range(1, 13)}
-    assert (first["scorers"], first["coverage"], first["complete"], first["max_spread"]) == (2, 1.0, True, 0.0)
+    assert (first["scorers"], first["coverage"], first["complete"], first["max_spread"]) == (
+        2,
+        1.0,
+        True,
+        0.0,
+    )
     assert (first["total_cost"], first["net_cost"]) == ("500000.00", "500000.00")
     assert first["score_per_million"] == pytest.approx(100 / 0.5)
     t05 = body["items"][-1]
@@ -76,22 +104,32 @@ def test_ranking_matches_hand_computed_values(client, scored):
     again = client.get(f"{API}/cycles/{scored['cycle']['id']}/ranking", headers=f.headers)
     assert again.content == r.content
     # filters keep cycle-wide ranks; paging
-    page = client.get(f"{API}/cycles/{scored['cycle']['id']}/ranking", params={"limit": 2, "offset": 1},
-                      headers=f.headers).json()
+    page = client.get(
+        f"{API}/cycles/{scored['cycle']['id']}/ranking", params={"limit": 2, "offset": 1}, headers=f.headers
+    ).json()
     assert [it["reference"] for it in page["items"]] == ["T-03", "T-02"] and page["total"] == 6
 
 
 def test_another_weighting_and_aggregation(client, scored):
     cid = scored["cycle"]["id"]
     chair = scored["chair"]
-    w = client.post(f"{API}/cycles/{cid}/weightings", headers=chair.headers,
-                    json={"name": "P1 only", "method": "direct", "weights": {"1": 1}}).json()
-    r = client.get(f"{API}/cycles/{cid}/ranking", params={"weighting_id": w["id"], "aggregation": "median"},
-                   headers=scored["finance"].headers).json()
+    w = client.post(
+        f"{API}/cycles/{cid}/weightings",
+        headers=chair.headers,
+        json={"name": "P1 only", "method": "direct", "weights": {"1": 1}},
+    ).json()
+    r = client.get(
+        f"{API}/cycles/{cid}/ranking",
+        params={"weighting_id": w["id"], "aggregation": "median"},
+        headers=scored["finance"].headers,
+    ).json()
     assert r["weighting"]["id"] == w["id"] and r["aggregation"] == "median"
     assert [it["weighted_score"] for it in r["items"]] == pytest.approx([100, 80, 80, 80, 50, 20])
-    cmp = client.get(f"{API}/cycles/{cid}/ranking/compare", params={"a": w["id"], "b": w["id"] - 1 + 0, "k": 2},
-                     headers=scored["finance"].headers)
+    cmp = client.get(
+        f"{API}/cycles/{cid}/ranking/compare",
+        params={"a": w["id"], "b": w["id"] - 1 + 0, "k": 2},
+        headers=scored["finance"].headers,
+    )
     assert cmp.status_code == 200, cmp.text
     assert cmp.json()["kendall_tau_b"] == pytest.approx(1.0)
 
@@ -106,18 +144,24 @@ def brute_force(items, budgets):
     return best
 
 
-@pytest.mark.parametrize("budgets", [("700000.00", "250000.00"), ("400000.00", "120000.00"),
-                                     ("1500000.00", "500000.00")])
+@pytest.mark.parametrize(
+    "budgets", [("700000.00", "250000.00"), ("400000.00", "120000.00"), ("1500000.00", "500000.00")]
+)
 def test_selection_matches_brute_force(client, scored, budgets):
     cid = scored["cycle"]["id"]
     f = scored["finance"]
     ranking = client.get(f"{API}/cycles/{cid}/ranking", headers=f.headers).json()["items"]
-    net = {ref: [int(Decimal(c) * 100) - int(Decimal(s) * 100) for c, s in zip(v[2], v[3], strict=True)]
-           for ref, v in FIXTURE.items()}
+    net = {
+        ref: [int(Decimal(c) * 100) - int(Decimal(s) * 100) for c, s in zip(v[2], v[3], strict=True)]
+        for ref, v in FIXTURE.items()
+    }
     items = [(it["weighted_score"], net[it["reference"]]) for it in ranking]
     pence = [int(Decimal(b) * 100) for b in budgets]
-    r = client.post(f"{API}/cycles/{cid}/selection", headers=f.headers,
-                    json={"budgets": dict(zip(["2022-23", "2023-24"], budgets, strict=True))})
+    r = client.post(
+        f"{API}/cycles/{cid}/selection",
+        headers=f.headers,
+        json={"budgets": dict(zip(["2022-23", "2023-24"], budgets, strict=True))},
+    )
     assert r.status_code == 200, r.text
     sel = r.json()
     assert sel["status"] == "optimal" and sel["gap"] == 0
@@ -133,16 +177,27 @@ def test_selection_matches_brute_force(client, scored, budgets):
 
 def test_infeasible_selection_names_the_constraint(client, scored):
     cid, ids = scored["cycle"]["id"], scored["ids"]
-    r = client.post(f"{API}/cycles/{cid}/selection", headers=scored["finance"].headers,
-                    json={"must_fund": [ids["T-01"]], "budgets": {"2022-23": "100000.00"}})
+    r = client.post(
+        f"{API}/cycles/{cid}/selection",
+        headers=scored["finance"].headers,
+        json={"must_fund": [ids["T-01"]], "budgets": {"2022-23": "100000.00"}},
+    )
     assert r.status_code == 422
     body = r.json()
     assert "T-01 must be funded" in body["detail"] and "the budget of 2022-23" in body["detail"]
-    assert {tuple(e["loc"]) for e in body["errors"]} == {("body", "must_fund"), ("body", "budgets", "2022-23")}
-    r = client.post(f"{API}/cycles/{cid}/selection", headers=scored["finance"].headers,
-                    json={"must_fund": [ids["T-01"]], "exclude": [ids["T-01"]]})
+    assert {tuple(e["loc"]) for e in body["errors"]} == {
+        ("body", "must_fund"),
+        ("body", "budgets", "2022-23"),
+    }
+    r = client.post(
+        f"{API}/cycles/{cid}/selection",
+        headers=scored["finance"].headers,
+        json={"must_fund": [ids["T-01"]], "exclude": [ids["T-01"]]},
+    )
     assert r.status_code == 422 and "excluded" in r.json()["detail"]
-    r = client.post(f"{API}/cycles/{cid}/selection", headers=scored["finance"].headers, json={"must_fund": [99999]})
+    r = client.post(
+        f"{API}/cycles/{cid}/selection", headers=scored["finance"].headers, json={"must_fund": [99999]}
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "must_fund", 0]
 
 
@@ -161,10 +216,12 @@ def test_csv_and_xlsx_round_trip_equal_the_json(client, scored):
     ws = load_workbook(io.BytesIO(r.content)).active
     values = list(ws.iter_rows(values_only=True))
     assert values[0][1] == scored["cycle"]["name"]
-    assert values[1][0] == "Weighting" and values[2][0] == "Weight P1" and values[2][1] == pytest.approx(1 / 12)
+    assert (
+        values[1][0] == "Weighting" and values[2][0] == "Weight P1" and values[2][1] == pytest.approx(1 / 12)
+    )
     header_at = next(i for i, row in enumerate(values) if row[0] == "Rank")
     assert ws.freeze_panes == f"A{header_at + 2}"
-    table = values[header_at + 1:]
+    table = values[header_at + 1 :]
     assert [row[1] for row in table] == [it["reference"] for it in items]
     assert [row[5] for row in table] == [it["weighted_score"] for it in items]
     assert [Decimal(str(row[24])) for row in table] == [Decimal(it["net_cost"]) for it in items]
@@ -179,7 +236,7 @@ def test_formula_injection_is_escaped(client, factory, admin):
     r = client.get(f"{API}/cycles/{cycle['id']}/ranking", params={"format": "csv"}, headers=admin.headers)
     rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     titles = sorted(row["Title"] for row in rows)
-    assert titles == ["'=HYPERLINK(\"http://evil\",\"x\")", "'@SUM(A1:A2)"]
+    assert titles == ['\'=HYPERLINK("http://evil","x")', "'@SUM(A1:A2)"]
     assert sorted(row["Capability"] for row in rows) == ["'+cmd|' /C calc'!A0", "'-2+3"]
     r = client.get(f"{API}/cycles/{cycle['id']}/ranking", params={"format": "xlsx"}, headers=admin.headers)
     ws = load_workbook(io.BytesIO(r.content)).active
@@ -221,8 +278,15 @@ def test_sensitivity_is_seeded_and_bounded(client, scored):
 
 def test_submission_frozen_hashed_verifiable(client, admin, scored, db):
     cid, f, ids = scored["cycle"]["id"], scored["finance"], scored["ids"]
-    body = {"title": "SR21 submission to finance", "aggregation": "mean", "note": "Board of 3 March",
-            "selection": {"budgets": {"2022-23": "700000.00", "2023-24": "250000.00"}, "must_fund": [ids["T-04"]]}}
+    body = {
+        "title": "SR21 submission to finance",
+        "aggregation": "mean",
+        "note": "Board of 3 March",
+        "selection": {
+            "budgets": {"2022-23": "700000.00", "2023-24": "250000.00"},
+            "must_fund": [ids["T-04"]],
+        },
+    }
     r1 = client.post(f"{API}/cycles/{cid}/submissions", headers=f.headers, json=body)
     assert r1.status_code == 201, r1.text
     r2 = client.post(f"{API}/cycles/{cid}/submissions", headers=f.headers, json=body)
@@ -233,33 +297,49 @@ def test_submission_frozen_hashed_verifiable(client, admin, scored, db):
     assert v["verified"] is True and v["problems"] == []
     # later score changes never alter an issued submission
     client.post(f"{API}/cycles/{cid}/transition", json={"to": "moderation"}, headers=admin.headers)
-    client.put(f"{API}/proposals/{ids['T-05']}/moderation", headers=scored["chair"].headers,
-               json={"scores": [{"principle": 1, "score": 5, "note": "Panel raised it"}]})
+    client.put(
+        f"{API}/proposals/{ids['T-05']}/moderation",
+        headers=scored["chair"].headers,
+        json={"scores": [{"principle": 1, "score": 5, "note": "Panel raised it"}]},
+    )
     again = client.get(f"{API}/submissions/{s1['id']}", headers=f.headers).json()
     assert again["content"] == s1["content"] and again["content_sha256"] == s1["content_sha256"]
     # CSV of the submission carries the Selected column
-    rows = list(csv.DictReader(io.StringIO(
-        client.get(f"{API}/submissions/{s1['id']}.csv", headers=f.headers).content.decode("utf-8-sig"))))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                client.get(f"{API}/submissions/{s1['id']}.csv", headers=f.headers).content.decode("utf-8-sig")
+            )
+        )
+    )
     assert {row["Reference"]: row["Selected"] for row in rows}["T-04"] == "yes"
     xlsx = client.get(f"{API}/submissions/{s1['id']}.xlsx", headers=f.headers)
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
     # supersede, not edit or delete
     assert client.patch(f"{API}/submissions/{s1['id']}", headers=f.headers, json={}).status_code == 405
     assert client.delete(f"{API}/submissions/{s1['id']}", headers=f.headers).status_code == 405
-    r3 = client.post(f"{API}/cycles/{cid}/submissions", headers=f.headers,
-                     json={"title": "Revised", "supersedes_id": s1["id"]})
+    r3 = client.post(
+        f"{API}/cycles/{cid}/submissions",
+        headers=f.headers,
+        json={"title": "Revised", "supersedes_id": s1["id"]},
+    )
     assert r3.status_code == 201
     old = client.get(f"{API}/submissions/{s1['id']}", headers=f.headers).json()
     assert old["status"] == "superseded" and old["superseded_by_id"] == r3.json()["id"]
     # tampering with the stored row is detected
     with db.unit_of_work() as session:
-        row = session.execute(text("SELECT content FROM submissions WHERE id = :i"), {"i": s2["id"]}).scalar_one()
+        row = session.execute(
+            text("SELECT content FROM submissions WHERE id = :i"), {"i": s2["id"]}
+        ).scalar_one()
         import json
 
         doc = json.loads(row) if isinstance(row, str) else row
         doc["inputs"]["answers"][0][3] = 0
-        session.execute(text("UPDATE submissions SET content = :c WHERE id = :i"),
-                        {"c": json.dumps(doc), "i": s2["id"]})
+        session.execute(
+            text("UPDATE submissions SET content = :c WHERE id = :i"), {"c": json.dumps(doc), "i": s2["id"]}
+        )
     v = client.get(f"{API}/submissions/{s2['id']}/verify", headers=f.headers).json()
     assert v["verified"] is False and v["hash_matches"] is False and v["results_reproduce"] is False
-    assert client.get(f"{API}/cycles/{cid}/submissions", headers=scored["scorers"][0].headers).status_code == 403
+    assert (
+        client.get(f"{API}/cycles/{cid}/submissions", headers=scored["scorers"][0].headers).status_code == 403
+    )

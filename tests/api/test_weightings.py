@@ -17,7 +17,9 @@ def test_every_cycle_starts_with_equal_default_weights(client, factory, admin):
 
 def test_points_and_rank_order(client, factory, admin):
     cycle = factory.cycle(admin, status="draft")
-    r = create(client, admin, cycle, name="Digital first", method="points", weights={"7": 50, "2": 30, "1": 20})
+    r = create(
+        client, admin, cycle, name="Digital first", method="points", weights={"7": 50, "2": 30, "1": 20}
+    )
     assert r.status_code == 201, r.text
     w = r.json()
     assert w["weights"]["7"] == pytest.approx(0.5) and w["weights"]["12"] == 0
@@ -34,19 +36,48 @@ def test_points_and_rank_order(client, factory, admin):
 def test_pairwise_reports_consistency(client, factory, admin):
     cycle = factory.cycle(admin, status="draft")
     # perfectly consistent 3-principle judgements: w7 = 2 w2 = 4 w1
-    r = create(client, admin, cycle, name="AHP", method="pairwise",
-               comparisons=[{"a": 7, "b": 2, "ratio": 2}, {"a": 7, "b": 1, "ratio": 4}, {"a": 2, "b": 1, "ratio": 2}])
+    r = create(
+        client,
+        admin,
+        cycle,
+        name="AHP",
+        method="pairwise",
+        comparisons=[
+            {"a": 7, "b": 2, "ratio": 2},
+            {"a": 7, "b": 1, "ratio": 4},
+            {"a": 2, "b": 1, "ratio": 2},
+        ],
+    )
     assert r.status_code == 201, r.text
     w = r.json()
     assert (w["weights"]["7"], w["weights"]["2"], w["weights"]["1"]) == (
-        pytest.approx(4 / 7), pytest.approx(2 / 7), pytest.approx(1 / 7))
+        pytest.approx(4 / 7),
+        pytest.approx(2 / 7),
+        pytest.approx(1 / 7),
+    )
     assert w["consistency_ratio"] == pytest.approx(0, abs=1e-9)
-    r = create(client, admin, cycle, name="AHP bad", method="pairwise",
-               comparisons=[{"a": 7, "b": 2, "ratio": 9}, {"a": 2, "b": 1, "ratio": 9}, {"a": 1, "b": 7, "ratio": "9"}])
+    r = create(
+        client,
+        admin,
+        cycle,
+        name="AHP bad",
+        method="pairwise",
+        comparisons=[
+            {"a": 7, "b": 2, "ratio": 9},
+            {"a": 2, "b": 1, "ratio": 9},
+            {"a": 1, "b": 7, "ratio": "9"},
+        ],
+    )
     assert r.status_code == 201 and r.json()["consistency_ratio"] > 0.1
     assert r.json()["diagnostics"]["inconsistent"] is True
-    r = create(client, admin, cycle, name="AHP split", method="pairwise",
-               comparisons=[{"a": 7, "b": 2, "ratio": 2}, {"a": 3, "b": 4, "ratio": "1/3"}])
+    r = create(
+        client,
+        admin,
+        cycle,
+        name="AHP split",
+        method="pairwise",
+        comparisons=[{"a": 7, "b": 2, "ratio": 2}, {"a": 3, "b": 4, "ratio": "1/3"}],
+    )
     assert r.status_code == 422 and "not connected" in r.json()["errors"][0]["msg"]
 
 
@@ -59,8 +90,16 @@ def test_validation_and_immutability(client, factory, admin):
     r = create(client, admin, cycle, name="Equal weights", method="direct", weights={"1": 1})
     assert r.status_code == 409
     first = create(client, admin, cycle, name="V1", method="direct", weights={"1": 1, "2": 1}).json()
-    r = create(client, admin, cycle, name="V2", method="direct", weights={"1": 2, "2": 1},
-               predecessor_id=first["id"], make_default=True)
+    r = create(
+        client,
+        admin,
+        cycle,
+        name="V2",
+        method="direct",
+        weights={"1": 2, "2": 1},
+        predecessor_id=first["id"],
+        make_default=True,
+    )
     assert r.status_code == 201 and r.json()["predecessor_id"] == first["id"]
     listed = client.get(f"{API}/cycles/{cycle['id']}/weightings", headers=admin.headers).json()["items"]
     assert [w["name"] for w in listed if w["is_default"]] == ["V2"]

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import select
+
+from app.audit.service import record
+from app.deps import SessionDep, SettingsDep
+from app.errors import NotAuthenticated
+from app.models import Panel, Proposal, Role
+from app.scorecards.service import allocation
+from app.users.service import authenticate_password
+from app.web import session as websession
+from app.web.forms import text
+from app.web.render import render
+from app.web.session import COOKIE, WebUser, checked_form, form_data
+
+router = APIRouter(include_in_schema=False)
+LOGIN_CSRF = "serr_login_csrf"
+
+
+def _safe_next(value: str) -> str:
+    return value if value.startswith("/") and not value.startswith("//") else "/"
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/", expired: int = 0) -> HTMLResponse:
+    token = request.cookies.get(LOGIN_CSRF) or secrets.token_urlsafe(24)
+    response = render(
+        request,
+        "login.html",
+        next=_safe_next(next),
+        expired=bool(expired),
+        csrf=token,
+        errors={},
+        email="",
+        title="Sign in",
+    )
+    response.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="strict", path="/login")
+    return response
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, session: SessionDep, settings: SettingsDep, form=Depends(form_data)):
+    email, nxt = text(form, "email"), _safe_next(text(form, "next") or "/")
+    cookie_token = request.cookies.get(LOGIN_CSRF) or ""
+    if not cookie_token or not hmac.compare_digest(cookie_token, text(form, "csrf_token")):
+        return render(
+            request,
+            "login.html",
+            status=403,
+            next=nxt,
+            expired=False,
+            csrf=cookie_token or "",
+            email=email,
+            title="Sign in",
+            errors={"_form": "The sign-in form expired. Please try again."},
+        )
+    try:
+        user = authenticate_password(session, settings, email, str(form.get("password") or ""))
+    except NotAuthenticated:
+        return render(
+            request,
+            "login.html",
+            status=401,
+            next=nxt,
+            expired=False,
+            csrf=cookie_token,
+            email=email,
+            title="Sign in",
+            errors={"email": "Incorrect email or password."},
+        )
+    secret, _ = websession.start(session, settings, user)
+    record(session, user, "auth.web_login", "user", user.id)
+    response = RedirectResponse(nxt, status_code=303)
+    response.set_cookie(
+        COOKIE,
+        secret,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        max_age=settings.web_absolute_hours * 3600,
+        path="/",
+    )
+    response.delete_cookie(LOGIN_CSRF, path="/login")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, session: SessionDep, settings: SettingsDep, form=Depends(checked_form)):
+    websession.end(session, settings, request.cookies.get(COOKIE))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, web: WebUser, session: SessionDep) -> HTMLResponse:
+    user = web.user
+    alloc = allocation(session, user, None) if user.has_role(Role.scorer) else []
+    submitted = sum(a["scorecard_status"] == "submitted" for a in alloc if not a["conflict"])
+    due = sum(1 for a in alloc if not a["conflict"])
+    own = (
+        list(
+            session.scalars(
+                select(Proposal).where(Proposal.proposer_id == user.id).order_by(Proposal.reference)
+            )
+        )
+        if user.has_role(Role.proposer)
+        else []
+    )
+    chaired = (
+        list(session.scalars(select(Panel).where(Panel.chair_id == user.id).order_by(Panel.name)))
+        if user.has_role(Role.chair, Role.admin)
+        else []
+    )
+    if user.has_role(Role.admin):
+        chaired = list(session.scalars(select(Panel).order_by(Panel.name)))
+    return render(
+        request,
+        "home.html",
+        web,
+        title="My work",
+        allocation=alloc,
+        submitted=submitted,
+        due=due,
+        own=own,
+        chaired=chaired,
+    )

@@ -1,0 +1,297 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from app.deps import SessionDep, SettingsDep
+from app.errors import ServiceError
+from app.models import Cycle, Weighting
+from app.rankings import compute, exports
+from app.rankings import service as rankings
+from app.rankings.endpoints import MEDIA, audit_export, file_response
+from app.rankings.schemas import SelectionRequest
+from app.submissions import service as submissions
+from app.submissions.endpoints import download
+from app.submissions.schemas import SelectionSpec, SubmissionCreate
+from app.web.charts import profile_bars, ranking_bars
+from app.web.forms import errors_from, text
+from app.web.proposal_pages import principles
+from app.web.render import render
+from app.web.session import WebUser, checked_form
+from app.weightings import service as weightings
+from app.weightings.schemas import WeightingCreate
+
+router = APIRouter(include_in_schema=False)
+AGGREGATIONS = [
+    ("mean", "Mean"),
+    ("median", "Median"),
+    ("trimmed_mean", "Trimmed mean"),
+    ("moderated", "Moderated"),
+    ("calibrated", "Calibrated for scorer leniency"),
+]
+
+
+def _cycle(session, cycle_id: int | None) -> Cycle | None:
+    if cycle_id is not None:
+        return session.get(Cycle, cycle_id)
+    return session.scalar(select(Cycle).order_by(Cycle.id.desc()))
+
+
+def budget_line(items: list[dict], doc: dict) -> int | None:
+    """Index of the last proposal that fits when walking down the list and taking each that fits every
+    year; None when no budget is set."""
+    budgets = doc["cycle"]["budgets"]
+    years = doc["cycle"]["financial_years"]
+    if any(budgets.get(y) is None for y in years):
+        return None
+    net = {p["id"]: [c - s for c, s in zip(p["cost"], p["saving"], strict=True)] for p in doc["proposals"]}
+    spent = [0] * len(years)
+    last = None
+    for i, it in enumerate(items):
+        trial = [a + b for a, b in zip(spent, net[it["proposal_id"]], strict=True)]
+        if all(t <= budgets[y] for t, y in zip(trial, years, strict=True)):
+            spent, last = trial, i
+        else:
+            break
+    return last
+
+
+@router.get("/ranking", response_class=HTMLResponse)
+def ranking_page(
+    request: Request,
+    web: WebUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    cycle_id: int | None = None,
+    weighting_id: int | None = None,
+    aggregation: str = "mean",
+    proposal_id: int | None = None,
+):
+    cycle = _cycle(session, cycle_id)
+    if cycle is None:
+        return render(
+            request, "error.html", web, status=404, title="No cycle", detail="There is no review cycle yet."
+        )
+    if aggregation not in dict(AGGREGATIONS):
+        aggregation = "mean"
+    cycle, weighting, doc = rankings.load(
+        session, web.user, cycle.id, weighting_id, aggregation, tuple(settings.scorers_see_rankings_from)
+    )
+    items = compute.ranking_items(doc)
+    selected, selection, note = set(), None, None
+    if items and all(v is not None for v in doc["cycle"]["budgets"].values()):
+        try:
+            request_ = rankings.selection_request(cycle, doc, SelectionRequest(time_limit_s=5))
+            selection = rankings.run_selection(doc, request_, with_frontier=False)
+            selected = set(selection["selected"])
+        except ServiceError as exc:
+            note = exc.detail
+    chosen = next((it for it in items if it["proposal_id"] == proposal_id), None)
+    titles = {p.number: p.title for p in principles(session)}
+    return render(
+        request,
+        "ranking.html",
+        web,
+        title="Ranking",
+        cycle=cycle,
+        weighting=weighting,
+        aggregation=aggregation,
+        aggregations=AGGREGATIONS,
+        cycles=list(session.scalars(select(Cycle).order_by(Cycle.id.desc()))),
+        weightings=weightings.list_weightings(session, cycle.id),
+        items=items,
+        selected=selected,
+        selection=selection,
+        note=note,
+        chart=ranking_bars(items, selected, budget_line(items, doc)) if items else "",
+        chosen=chosen,
+        profile=profile_bars(chosen["principle_scores"], cycle.scale_min, cycle.scale_max, titles)
+        if chosen
+        else "",
+        query=f"cycle_id={cycle.id}&weighting_id={weighting.id}&aggregation={aggregation}",
+    )
+
+
+@router.get("/ranking.{fmt}")
+def ranking_file(
+    fmt: str,
+    request: Request,
+    web: WebUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    cycle_id: int,
+    weighting_id: int | None = None,
+    aggregation: str = "mean",
+) -> Response:
+    if fmt not in ("csv", "xlsx") or aggregation not in dict(AGGREGATIONS):
+        return render(request, "error.html", web, status=404, title="Not found", detail="No such download.")
+    cycle, weighting, doc = rankings.load(
+        session, web.user, cycle_id, weighting_id, aggregation, tuple(settings.scorers_see_rankings_from)
+    )
+    items = compute.ranking_items(doc)
+    audit_export(
+        request,
+        web.user,
+        "ranking",
+        "cycle",
+        cycle.id,
+        format=fmt,
+        weighting_id=weighting.id,
+        aggregation=aggregation,
+        rows=len(items),
+    )
+    name = f"ranking-cycle{cycle.id}-w{weighting.id}-{aggregation}.{fmt}"
+    return file_response(exports.ranking_file(fmt, doc, items, web.user.email), MEDIA[fmt], name)
+
+
+def _weightings_page(request, web, session, cycle, errors=None, values=None, status=200, message=None):
+    return render(
+        request,
+        "weightings.html",
+        web,
+        status=status,
+        title="Weightings",
+        cycle=cycle,
+        cycles=list(session.scalars(select(Cycle).order_by(Cycle.id.desc()))),
+        weightings=weightings.list_weightings(session, cycle.id),
+        principles=principles(session),
+        errors=errors or {},
+        values=values or {},
+        message=message,
+    )
+
+
+@router.get("/weightings", response_class=HTMLResponse)
+def weightings_page(
+    request: Request, web: WebUser, session: SessionDep, cycle_id: int | None = None, saved: int = 0
+):
+    cycle = _cycle(session, cycle_id)
+    if cycle is None:
+        return render(
+            request, "error.html", web, status=404, title="No cycle", detail="There is no review cycle yet."
+        )
+    return _weightings_page(request, web, session, cycle, message="Weighting saved." if saved else None)
+
+
+@router.post("/weightings", response_class=HTMLResponse)
+def create_weighting(request: Request, web: WebUser, session: SessionDep, form=Depends(checked_form)):
+    cycle = _cycle(session, int(text(form, "cycle_id") or 0))
+    method = text(form, "method")
+    values = {k: text(form, k) for k in form if k != "csrf_token"}
+    body = {
+        "name": text(form, "name"),
+        "description": text(form, "description"),
+        "method": method,
+        "make_default": form.get("make_default") == "on",
+    }
+    errors: dict[str, str] = {}
+    if method == "points":
+        points = {}
+        for p in range(1, 13):
+            raw = text(form, f"points_{p}")
+            try:
+                points[str(p)] = float(raw) if raw else 0.0
+            except ValueError:
+                errors[f"points_{p}"] = "Enter a number of points"
+        body["weights"] = points
+    else:
+        positions: dict[int, list[int]] = {}
+        for p in range(1, 13):
+            raw = text(form, f"rank_{p}")
+            if raw:
+                positions.setdefault(int(raw), []).append(p)
+        body["order"] = [positions[k] for k in sorted(positions)]
+    try:
+        if errors:
+            raise ValueError
+        data = WeightingCreate.model_validate(body)
+        with session.begin_nested():
+            weightings.create_weighting(session, web.user, cycle.id, data)
+    except ValueError as exc:
+        if isinstance(exc, ValidationError):
+            errors |= errors_from(exc, {"weights": "points_1", "order": "rank_1"})
+        return _weightings_page(request, web, session, cycle, errors=errors, values=values, status=422)
+    except ServiceError as exc:
+        renames = {f"weights.{p}": f"points_{p}" for p in range(1, 13)} | {
+            "weights": "points_1",
+            "order": "rank_1",
+        }
+        return _weightings_page(
+            request, web, session, cycle, errors=errors_from(exc, renames), values=values, status=exc.status
+        )
+    return RedirectResponse(f"/weightings?cycle_id={cycle.id}&saved=1", status_code=303)
+
+
+@router.post("/weightings/{weighting_id}/default")
+def make_default(weighting_id: int, web: WebUser, session: SessionDep, form=Depends(checked_form)):
+    w = session.get(Weighting, weighting_id)
+    weightings.make_default(
+        session, web.user, weightings.get_weighting(session, w.cycle_id if w else 0, weighting_id)
+    )
+    return RedirectResponse(f"/weightings?cycle_id={w.cycle_id}&saved=1", status_code=303)
+
+
+@router.get("/submissions", response_class=HTMLResponse)
+def submissions_page(
+    request: Request, web: WebUser, session: SessionDep, cycle_id: int | None = None, issued: int = 0
+):
+    cycle = _cycle(session, cycle_id)
+    if cycle is None:
+        return render(
+            request, "error.html", web, status=404, title="No cycle", detail="There is no review cycle yet."
+        )
+    return render(
+        request,
+        "submissions.html",
+        web,
+        title="Submissions",
+        cycle=cycle,
+        cycles=list(session.scalars(select(Cycle).order_by(Cycle.id.desc()))),
+        submissions=submissions.list_submissions(session, web.user, cycle.id),
+        weightings=weightings.list_weightings(session, cycle.id),
+        aggregations=AGGREGATIONS,
+        errors={},
+        message="Submission issued." if issued else None,
+    )
+
+
+@router.post("/submissions", response_class=HTMLResponse)
+def issue(request: Request, web: WebUser, session: SessionDep, form=Depends(checked_form)):
+    cycle = _cycle(session, int(text(form, "cycle_id") or 0))
+    try:
+        data = SubmissionCreate(
+            title=text(form, "title"),
+            weighting_id=int(text(form, "weighting_id")) or None,
+            aggregation=text(form, "aggregation") or "mean",
+            note=text(form, "note"),
+            selection=SelectionSpec() if form.get("with_selection") == "on" else None,
+        )
+        with session.begin_nested():
+            submissions.issue(session, web.user, cycle.id, data)
+    except (ValidationError, ServiceError) as exc:
+        return render(
+            request,
+            "submissions.html",
+            web,
+            status=422,
+            title="Submissions",
+            cycle=cycle,
+            cycles=list(session.scalars(select(Cycle).order_by(Cycle.id.desc()))),
+            submissions=submissions.list_submissions(session, web.user, cycle.id),
+            weightings=weightings.list_weightings(session, cycle.id),
+            aggregations=AGGREGATIONS,
+            errors=errors_from(exc),
+            message=None,
+        )
+    return RedirectResponse(f"/submissions?cycle_id={cycle.id}&issued=1", status_code=303)
+
+
+@router.get("/submissions/{submission_id}/download.{fmt}")
+def submission_file(
+    submission_id: int, fmt: str, request: Request, web: WebUser, session: SessionDep
+) -> Response:
+    if fmt not in MEDIA:
+        return render(request, "error.html", web, status=404, title="Not found", detail="No such download.")
+    return download(request, session, web.user, submission_id, fmt)

@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from app.deps import SessionDep
+from app.errors import Forbidden, NotFound, ServiceError
+from app.models import Cycle, Panel, Proposal, User
+from app.panels.service import chairs
+from app.scorecards import review, service
+from app.scorecards.schemas import ModerationPut
+from app.web.charts import heat_colour
+from app.web.forms import errors_from, text
+from app.web.proposal_pages import principles
+from app.web.render import render
+from app.web.session import WebUser, checked_form
+from scoring.agreement import agreement as agreement_figures
+
+router = APIRouter(include_in_schema=False)
+
+
+def _panel(session, web, panel_id: int) -> Panel:
+    panel = session.get(Panel, panel_id)
+    if panel is None:
+        raise NotFound(f"Panel {panel_id} does not exist.")
+    if not chairs(web.user, panel):
+        raise Forbidden("Only the panel's chair or an admin sees this page.")
+    return panel
+
+
+def _heat(session, web, cycle: Cycle, proposal_id: int):
+    """Scorer × principle grid of one proposal (drafts included, for the chair), with cells flagged where
+    the submitted scores spread by 2 or more."""
+    cards = service.list_for_proposal(session, web.user, proposal_id)
+    tensor = service.load_tensor(session, [proposal_id])
+    figures = agreement_figures(
+        tensor.scores,
+        tensor.not_applicable,
+        na_policy=cycle.not_applicable_policy,
+        scale_min=cycle.scale_min,
+        scale_max=cycle.scale_max,
+    )
+    flagged = {k + 1 for k in range(12) if figures.flagged[0, k]} if tensor.scorer_ids else set()
+    spread = (
+        {
+            k + 1: (None if figures.spread[0, k] != figures.spread[0, k] else float(figures.spread[0, k]))
+            for k in range(12)
+        }
+        if tensor.scorer_ids
+        else {}
+    )
+    names = (
+        dict(
+            session.execute(
+                select(User.id, User.full_name).where(User.id.in_([c.scorer_id for c in cards]))
+            ).all()
+        )
+        if cards
+        else {}
+    )
+    rows = []
+    for c in cards:
+        by = {a.principle: a for a in c.scores}
+        cells = []
+        for k in range(1, 13):
+            a = by.get(k)
+            value = None if a is None or a.not_applicable else a.score
+            shown = "NA" if a is not None and a.not_applicable else ("" if value is None else str(value))
+            cells.append(
+                {
+                    "shown": shown,
+                    "colour": heat_colour(value, cycle.scale_min, cycle.scale_max),
+                    "flagged": k in flagged and c.status == "submitted",
+                }
+            )
+        rows.append({"card": c, "name": names.get(c.scorer_id, str(c.scorer_id)), "cells": cells})
+    return rows, flagged, spread
+
+
+def _page(
+    request, web, session, panel_id: int, proposal_id: int | None, errors=None, status=200, message=None
+):
+    panel = _panel(session, web, panel_id)
+    cycle = session.get(Cycle, panel.cycle_id)
+    progress = next(p for p in review.progress(session, web.user, cycle.id).panels if p.panel_id == panel.id)
+    proposals = (
+        list(
+            session.scalars(
+                select(Proposal).where(Proposal.id.in_(panel.proposal_ids)).order_by(Proposal.reference)
+            )
+        )
+        if panel.proposal_ids
+        else []
+    )
+    chosen = next((p for p in proposals if p.id == proposal_id), proposals[0] if proposals else None)
+    heat, flagged, spread, moderated = [], set(), {}, {}
+    if chosen is not None:
+        heat, flagged, spread = _heat(session, web, cycle, chosen.id)
+        moderated = {m.principle_number: m for m in service.moderated(session, chosen.id)}
+    return render(
+        request,
+        "panel.html",
+        web,
+        status=status,
+        title=panel.name,
+        panel=panel,
+        cycle=cycle,
+        progress=progress,
+        proposals=proposals,
+        chosen=chosen,
+        heat=heat,
+        flagged=flagged,
+        spread=spread,
+        moderated=moderated,
+        principles=principles(session),
+        errors=errors or {},
+        message=message,
+        levels=list(range(cycle.scale_min, cycle.scale_max + 1)),
+    )
+
+
+@router.get("/panels/{panel_id}", response_class=HTMLResponse)
+def panel_page(
+    request: Request,
+    panel_id: int,
+    web: WebUser,
+    session: SessionDep,
+    proposal_id: int | None = None,
+    saved: str = "",
+):
+    messages = {"moderation": "Moderated scores saved.", "reopened": "Scorecard reopened."}
+    return _page(request, web, session, panel_id, proposal_id, message=messages.get(saved))
+
+
+@router.post("/panels/{panel_id}/moderate", response_class=HTMLResponse)
+def moderate(request: Request, panel_id: int, web: WebUser, session: SessionDep, form=Depends(checked_form)):
+    _panel(session, web, panel_id)
+    proposal_id = int(text(form, "proposal_id") or 0)
+    answers = []
+    for p in range(1, 13):
+        score, note = text(form, f"mod_{p}"), text(form, f"note_{p}")
+        if score == "" and not note:
+            continue
+        answers.append(
+            {
+                "principle": p,
+                "score": int(score) if score.lstrip("-").isdigit() else None,
+                "not_applicable": score == "na",
+                "note": note,
+            }
+        )
+    try:
+        if not answers:
+            return RedirectResponse(f"/panels/{panel_id}?proposal_id={proposal_id}", status_code=303)
+        data = ModerationPut.model_validate({"scores": answers})
+        with session.begin_nested():
+            service.moderate(session, web.user, proposal_id, data)
+    except (ValidationError, ServiceError) as exc:
+        renames = {f"scores.{i}": f"note_{a['principle']}" for i, a in enumerate(answers)}
+        renames |= {f"scores.{i}.score": f"mod_{a['principle']}" for i, a in enumerate(answers)}
+        return _page(
+            request, web, session, panel_id, proposal_id, errors=errors_from(exc, renames), status=422
+        )
+    return RedirectResponse(f"/panels/{panel_id}?proposal_id={proposal_id}&saved=moderation", status_code=303)
+
+
+@router.post("/panels/{panel_id}/reopen", response_class=HTMLResponse)
+def reopen(request: Request, panel_id: int, web: WebUser, session: SessionDep, form=Depends(checked_form)):
+    _panel(session, web, panel_id)
+    proposal_id = int(text(form, "proposal_id") or 0)
+    reason = text(form, "reason")
+    try:
+        if len(reason) < 3:
+            return _page(
+                request,
+                web,
+                session,
+                panel_id,
+                proposal_id,
+                status=422,
+                errors={"_form": "Give a reason for reopening the scorecard."},
+            )
+        with session.begin_nested():
+            service.reopen(session, web.user, proposal_id, int(text(form, "scorecard_id") or 0), reason)
+    except ServiceError as exc:
+        return _page(request, web, session, panel_id, proposal_id, errors=errors_from(exc), status=exc.status)
+    return RedirectResponse(f"/panels/{panel_id}?proposal_id={proposal_id}&saved=reopened", status_code=303)

@@ -1,0 +1,102 @@
+"""Web sign-in: server-side sessions behind an opaque cookie, CSRF tokens, idle and absolute timeouts."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from app.auth.security import token_digest
+from app.config import Settings
+from app.deps import SessionDep, SettingsDep
+from app.models import User, WebSession
+
+COOKIE = "serr_session"
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+class LoginRequired(Exception):
+    def __init__(self, next_path: str, expired: bool = False):
+        self.next_path = next_path
+        self.expired = expired
+
+
+class CsrfFailed(Exception):
+    pass
+
+
+@dataclass
+class Web:
+    user: User
+    csrf: str
+    session_id: int
+
+
+def start(session: Session, settings: Settings, user: User) -> tuple[str, WebSession]:
+    secret = secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    row = WebSession(
+        digest=token_digest(settings, secret),
+        user_id=user.id,
+        csrf_token=secrets.token_urlsafe(32),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + timedelta(hours=settings.web_absolute_hours),
+    )
+    session.add(row)
+    session.flush()
+    return secret, row
+
+
+def end(session: Session, settings: Settings, cookie: str | None) -> None:
+    if cookie:
+        session.execute(delete(WebSession).where(WebSession.digest == token_digest(settings, cookie)))
+
+
+def current_web(request: Request, session: SessionDep, settings: SettingsDep) -> Web:
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    cookie = request.cookies.get(COOKIE)
+    if not cookie:
+        raise LoginRequired(path)
+    row = session.scalar(select(WebSession).where(WebSession.digest == token_digest(settings, cookie)))
+    now = datetime.now(UTC)
+    if row is None:
+        raise LoginRequired(path, expired=True)
+    idle = timedelta(minutes=settings.web_idle_minutes)
+    user = session.get(User, row.user_id)
+    if row.expires_at <= now or now - row.last_seen_at > idle or user is None or not user.is_active:
+        with request.app.state.db.unit_of_work() as w:
+            w.execute(delete(WebSession).where(WebSession.id == row.id))
+        raise LoginRequired(path, expired=True)
+    if now - row.last_seen_at > TOUCH_EVERY:
+        # A short write of its own, so that page reads stay read-only transactions.
+        with request.app.state.db.unit_of_work() as w:
+            w.execute(update(WebSession).where(WebSession.id == row.id).values(last_seen_at=now))
+    return Web(user=user, csrf=row.csrf_token, session_id=row.id)
+
+
+WebUser = Annotated[Web, Depends(current_web)]
+
+
+async def form_data(request: Request):
+    """The posted form (read in the event loop; no database here)."""
+    return await request.form()
+
+
+def checked_form(web: WebUser, form=Depends(form_data)):
+    """Every form post must carry the session's CSRF token."""
+    token = form.get("csrf_token") or ""
+    if not hmac.compare_digest(str(token), web.csrf):
+        raise CsrfFailed()
+    return form
+
+
+def login_url(next_path: str, expired: bool = False) -> str:
+    return f"/login?next={quote(next_path)}" + ("&expired=1" if expired else "")

@@ -1,0 +1,24 @@
+// Progressive enhancement only: every form works without this file.
+(function () {
+  // Live normalised preview of points weightings.
+  var form = document.querySelector("[data-points-form]");
+  if (form) {
+    var inputs = form.querySelectorAll("input[data-points]");
+    var update = function () {
+      var total = 0;
+      inputs.forEach(function (i) { var v = parseFloat(i.value); if (v > 0) total += v; });
+      inputs.forEach(function (i) {
+        var out = document.getElementById("share-" + i.dataset.points);
+        var v = parseFloat(i.value);
+        out.textContent = total > 0 && v > 0 ? (100 * v / total).toFixed(1) + "%" : "0.0%";
+      });
+      var sum = document.getElementById("points-total");
+      if (sum) sum.textContent = total.toString();
+    };
+    inputs.forEach(function (i) { i.addEventListener("input", update); });
+    update();
+  }
+  // Focus the error summary so screen readers announce it.
+  var summary = document.querySelector(".error-summary");
+  if (summary) summary.focus();
+})();
