@@ -241,6 +241,35 @@ def update(request: Request, proposal_id: int, web: WebUser, session: SessionDep
     return RedirectResponse(f"/proposals/{p.id}?saved=1", status_code=303)
 
 
+@router.post("/proposals/{proposal_id}/submit", response_class=HTMLResponse)
+def submit(request: Request, proposal_id: int, web: WebUser, session: SessionDep, form=Depends(checked_form)):
+    """Put a draft proposal forward to the cycle."""
+    p = service.get_proposal(session, web.user, proposal_id)
+    try:
+        data = ProposalUpdate(status=ProposalStatus.submitted, version=int(text(form, "version") or 0))
+        with session.begin_nested():
+            service.update_proposal(session, web.user, p, data)
+    except (ValidationError, ServiceError) as exc:
+        cycle = get_cycle(session, p.cycle_id)
+        cost, saving = service.totals(p)
+        return render(
+            request,
+            "proposal.html",
+            web,
+            status=422,
+            title=p.title,
+            p=p,
+            cycle=cycle,
+            cost=cost,
+            saving=saving,
+            net=cost - saving,
+            principles=principles(session),
+            can_edit=True,
+            errors=errors_from(exc),
+        )
+    return RedirectResponse(f"/proposals/{p.id}?saved=1", status_code=303)
+
+
 @router.post("/proposals/{proposal_id}/withdraw", response_class=HTMLResponse)
 def withdraw(
     request: Request, proposal_id: int, web: WebUser, session: SessionDep, form=Depends(checked_form)
