@@ -32,6 +32,7 @@ check: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_scoring.py
+	$(BIN)/python bench/bench_pages.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
