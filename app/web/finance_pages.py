@@ -233,6 +233,23 @@ def make_default(weighting_id: int, web: WebUser, session: SessionDep, form=Depe
     return RedirectResponse(f"/weightings?cycle_id={w.cycle_id}&saved=1", status_code=303)
 
 
+def _submissions_page(request, web, session, cycle, *, errors=None, status=200, message=None) -> HTMLResponse:
+    return render(
+        request,
+        "submissions.html",
+        web,
+        status=status,
+        title="Submissions",
+        cycle=cycle,
+        cycles=list(session.scalars(select(Cycle).order_by(Cycle.id.desc()))),
+        submissions=submissions.list_submissions(session, web.user, cycle.id),
+        weightings=weightings.list_weightings(session, cycle.id),
+        aggregations=AGGREGATIONS,
+        errors=errors or {},
+        message=message,
+    )
+
+
 @router.get("/submissions", response_class=HTMLResponse)
 def submissions_page(
     request: Request, web: WebUser, session: SessionDep, cycle_id: int | None = None, issued: int = 0
@@ -242,19 +259,7 @@ def submissions_page(
         return render(
             request, "error.html", web, status=404, title="No cycle", detail="There is no review cycle yet."
         )
-    return render(
-        request,
-        "submissions.html",
-        web,
-        title="Submissions",
-        cycle=cycle,
-        cycles=list(session.scalars(select(Cycle).order_by(Cycle.id.desc()))),
-        submissions=submissions.list_submissions(session, web.user, cycle.id),
-        weightings=weightings.list_weightings(session, cycle.id),
-        aggregations=AGGREGATIONS,
-        errors={},
-        message="Submission issued." if issued else None,
-    )
+    return _submissions_page(request, web, session, cycle, message="Submission issued." if issued else None)
 
 
 @router.post("/submissions", response_class=HTMLResponse)
@@ -263,7 +268,7 @@ def issue(request: Request, web: WebUser, session: SessionDep, form=Depends(chec
     try:
         data = SubmissionCreate(
             title=text(form, "title"),
-            weighting_id=int(text(form, "weighting_id")) or None,
+            weighting_id=int(text(form, "weighting_id") or 0) or None,
             aggregation=text(form, "aggregation") or "mean",
             note=text(form, "note"),
             selection=SelectionSpec() if form.get("with_selection") == "on" else None,
@@ -271,20 +276,7 @@ def issue(request: Request, web: WebUser, session: SessionDep, form=Depends(chec
         with session.begin_nested():
             submissions.issue(session, web.user, cycle.id, data)
     except (ValidationError, ServiceError) as exc:
-        return render(
-            request,
-            "submissions.html",
-            web,
-            status=422,
-            title="Submissions",
-            cycle=cycle,
-            cycles=list(session.scalars(select(Cycle).order_by(Cycle.id.desc()))),
-            submissions=submissions.list_submissions(session, web.user, cycle.id),
-            weightings=weightings.list_weightings(session, cycle.id),
-            aggregations=AGGREGATIONS,
-            errors=errors_from(exc),
-            message=None,
-        )
+        return _submissions_page(request, web, session, cycle, errors=errors_from(exc), status=422)
     return RedirectResponse(f"/submissions?cycle_id={cycle.id}&issued=1", status_code=303)
 
 

@@ -166,11 +166,7 @@ def create(request: Request, web: WebUser, session: SessionDep, form=Depends(che
     return RedirectResponse(f"/proposals/{proposal.id}?saved=1", status_code=303)
 
 
-@router.get("/proposals/{proposal_id}", response_class=HTMLResponse)
-def view(
-    request: Request, proposal_id: int, web: WebUser, session: SessionDep, saved: int = 0
-) -> HTMLResponse:
-    p = service.get_proposal(session, web.user, proposal_id)
+def _detail(request, web, session, p, *, errors=None, status=200, message=None) -> HTMLResponse:
     cycle = get_cycle(session, p.cycle_id)
     cost, saving = service.totals(p)
     can_edit = (web.user.has_role(Role.admin, Role.chair) and cycle.status != CycleStatus.closed) or (
@@ -180,6 +176,7 @@ def view(
         request,
         "proposal.html",
         web,
+        status=status,
         title=p.title,
         p=p,
         cycle=cycle,
@@ -188,9 +185,17 @@ def view(
         net=cost - saving,
         principles=principles(session),
         can_edit=can_edit,
-        message="Saved." if saved else None,
-        errors={},
+        message=message,
+        errors=errors or {},
     )
+
+
+@router.get("/proposals/{proposal_id}", response_class=HTMLResponse)
+def view(
+    request: Request, proposal_id: int, web: WebUser, session: SessionDep, saved: int = 0
+) -> HTMLResponse:
+    p = service.get_proposal(session, web.user, proposal_id)
+    return _detail(request, web, session, p, message="Saved." if saved else None)
 
 
 @router.get("/proposals/{proposal_id}/edit", response_class=HTMLResponse)
@@ -250,23 +255,7 @@ def submit(request: Request, proposal_id: int, web: WebUser, session: SessionDep
         with session.begin_nested():
             service.update_proposal(session, web.user, p, data)
     except (ValidationError, ServiceError) as exc:
-        cycle = get_cycle(session, p.cycle_id)
-        cost, saving = service.totals(p)
-        return render(
-            request,
-            "proposal.html",
-            web,
-            status=422,
-            title=p.title,
-            p=p,
-            cycle=cycle,
-            cost=cost,
-            saving=saving,
-            net=cost - saving,
-            principles=principles(session),
-            can_edit=True,
-            errors=errors_from(exc),
-        )
+        return _detail(request, web, session, p, errors=errors_from(exc), status=422)
     return RedirectResponse(f"/proposals/{p.id}?saved=1", status_code=303)
 
 
@@ -279,21 +268,5 @@ def withdraw(
         with session.begin_nested():
             service.withdraw(session, web.user, p, Withdrawal(reason=text(form, "reason")))
     except (ValidationError, ServiceError) as exc:
-        cycle = get_cycle(session, p.cycle_id)
-        cost, saving = service.totals(p)
-        return render(
-            request,
-            "proposal.html",
-            web,
-            status=422,
-            title=p.title,
-            p=p,
-            cycle=cycle,
-            cost=cost,
-            saving=saving,
-            net=cost - saving,
-            principles=principles(session),
-            can_edit=True,
-            errors=errors_from(exc, {"reason": "reason"}),
-        )
+        return _detail(request, web, session, p, errors=errors_from(exc), status=422)
     return RedirectResponse(f"/proposals/{p.id}?saved=1", status_code=303)
