@@ -6,7 +6,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from app.deps import SessionDep, SettingsDep
-from app.errors import ServiceError
+from app.errors import NotFound, ServiceError
 from app.models import Cycle, Weighting
 from app.rankings import compute, exports
 from app.rankings import service as rankings
@@ -33,10 +33,20 @@ AGGREGATIONS = [
 ]
 
 
-def _cycle(session, cycle_id: int | None) -> Cycle | None:
-    if cycle_id is not None:
-        return session.get(Cycle, cycle_id)
-    return session.scalar(select(Cycle).order_by(Cycle.id.desc()))
+def _cycle(session, cycle_id: int | None) -> Cycle:
+    """The cycle asked for, or the newest one."""
+    cycle = (
+        session.get(Cycle, cycle_id)
+        if cycle_id is not None
+        else session.scalar(select(Cycle).order_by(Cycle.id.desc()))
+    )
+    if cycle is None:
+        raise NotFound("There is no such review cycle yet.")
+    return cycle
+
+
+def all_cycles(session) -> list[Cycle]:
+    return list(session.scalars(select(Cycle).order_by(Cycle.id.desc())))
 
 
 def budget_line(items: list[dict], doc: dict) -> int | None:
@@ -70,10 +80,6 @@ def ranking_page(
     proposal_id: int | None = None,
 ):
     cycle = _cycle(session, cycle_id)
-    if cycle is None:
-        return render(
-            request, "error.html", web, status=404, title="No cycle", detail="There is no review cycle yet."
-        )
     if aggregation not in dict(AGGREGATIONS):
         aggregation = "mean"
     cycle, weighting, doc = rankings.load(
@@ -99,7 +105,7 @@ def ranking_page(
         weighting=weighting,
         aggregation=aggregation,
         aggregations=AGGREGATIONS,
-        cycles=list(session.scalars(select(Cycle).order_by(Cycle.id.desc()))),
+        cycles=all_cycles(session),
         weightings=weightings.list_weightings(session, cycle.id),
         items=items,
         selected=selected,
@@ -154,7 +160,7 @@ def _weightings_page(request, web, session, cycle, errors=None, values=None, sta
         status=status,
         title="Weightings",
         cycle=cycle,
-        cycles=list(session.scalars(select(Cycle).order_by(Cycle.id.desc()))),
+        cycles=all_cycles(session),
         weightings=weightings.list_weightings(session, cycle.id),
         principles=principles(session),
         errors=errors or {},
@@ -168,10 +174,6 @@ def weightings_page(
     request: Request, web: WebUser, session: SessionDep, cycle_id: int | None = None, saved: int = 0
 ):
     cycle = _cycle(session, cycle_id)
-    if cycle is None:
-        return render(
-            request, "error.html", web, status=404, title="No cycle", detail="There is no review cycle yet."
-        )
     return _weightings_page(request, web, session, cycle, message="Weighting saved." if saved else None)
 
 
@@ -241,7 +243,7 @@ def _submissions_page(request, web, session, cycle, *, errors=None, status=200, 
         status=status,
         title="Submissions",
         cycle=cycle,
-        cycles=list(session.scalars(select(Cycle).order_by(Cycle.id.desc()))),
+        cycles=all_cycles(session),
         submissions=submissions.list_submissions(session, web.user, cycle.id),
         weightings=weightings.list_weightings(session, cycle.id),
         aggregations=AGGREGATIONS,
@@ -255,10 +257,6 @@ def submissions_page(
     request: Request, web: WebUser, session: SessionDep, cycle_id: int | None = None, issued: int = 0
 ):
     cycle = _cycle(session, cycle_id)
-    if cycle is None:
-        return render(
-            request, "error.html", web, status=404, title="No cycle", detail="There is no review cycle yet."
-        )
     return _submissions_page(request, web, session, cycle, message="Submission issued." if issued else None)
 
 
