@@ -36,6 +36,11 @@ class Page(BaseModel, Generic[T]):
     limit: int
     offset: int
 
+    @classmethod
+    def whole(cls, items: list) -> Page:
+        """A list that is never long enough to page (a cycle's panels, a proposal's scorecards)."""
+        return cls(items=items, total=len(items), limit=len(items), offset=0)
+
 
 def paginate(session: Session, stmt: Select, page: PageParams) -> tuple[list, int]:
     """Run ``stmt`` for one page and count all matching rows."""

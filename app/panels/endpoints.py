@@ -52,7 +52,7 @@ def create_panel(
 def list_panels(cycle_id: int, session: SessionDep, user: CurrentUser) -> Page[PanelOut]:
     get_cycle(session, cycle_id)
     panels = service.visible_panels(session, user, cycle_id)
-    return Page(items=[panel_out(p) for p in panels], total=len(panels), limit=len(panels), offset=0)
+    return Page.whole([panel_out(p) for p in panels])
 
 
 @router.get("/cycles/{cycle_id}/panels/{panel_id}", response_model=PanelOut, summary="One panel")
@@ -127,4 +127,4 @@ def declare_conflict(
 def list_conflicts(proposal_id: int, session: SessionDep, user: CurrentUser) -> Page[ConflictOut]:
     proposal = get_proposal(session, user, proposal_id)
     rows = [ConflictOut(**r) for r in service.list_conflicts(session, user, proposal)]
-    return Page(items=rows, total=len(rows), limit=len(rows), offset=0)
+    return Page.whole(rows)

@@ -25,7 +25,7 @@ class PrincipleOut(BaseModel):
 def list_principles(session: SessionDep, user: CurrentUser) -> Page[PrincipleOut]:
     rows = session.scalars(select(Principle).order_by(Principle.number)).all()
     items = [PrincipleOut.model_validate(p, from_attributes=True) for p in rows]
-    return Page(items=items, total=len(items), limit=len(items), offset=0)
+    return Page.whole(items)
 
 
 @router.get("/principles/{number}", response_model=PrincipleOut, summary="One principle by number (1-12)")

@@ -23,8 +23,9 @@ def pence_str(pence: int) -> str:
     return f"{sign}{whole}.{part:02d}"
 
 
-def _f(x: float) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+def number_or_none(x: float | None) -> float | None:
+    """JSON has no NaN: an undefined figure is null."""
+    return None if x is None or math.isnan(x) else float(x)
 
 
 class Arrays:
@@ -114,9 +115,9 @@ def ranking_items(doc: dict[str, Any]) -> list[dict[str, Any]]:
                 "kind": p["kind"],
                 "panel_id": p["panel_id"],
                 "weighted_score": w,
-                "principle_scores": {str(k + 1): _f(agg.scores[i, k]) for k in range(K)},
+                "principle_scores": {str(k + 1): number_or_none(agg.scores[i, k]) for k in range(K)},
                 "scorers": int(scorers[i]),
-                "max_spread": _f(agree.max_spread[i]),
+                "max_spread": number_or_none(agree.max_spread[i]),
                 "coverage": float(ranking.coverage[i]),
                 "complete": bool(ranking.complete[i]),
                 "total_cost": pence_str(cost),
@@ -185,7 +186,7 @@ def selection(doc: dict[str, Any], request: dict[str, Any], *, with_frontier: bo
         "status": best.status,
         "selected": sorted(chosen),
         "objective": float(best.objective),
-        "gap": _f(best.gap),
+        "gap": number_or_none(best.gap),
         "spend": _money_by_year(years, best.spend),
         "headroom": _money_by_year(years, best.headroom),
         "greedy": {
@@ -198,7 +199,11 @@ def selection(doc: dict[str, Any], request: dict[str, Any], *, with_frontier: bo
             "only_in_greedy": sorted(greedy_chosen - chosen),
         },
         "frontier": [
-            {"budget_factor": float(pt.budget_factor), "objective": _f(pt.objective), "status": pt.status}
+            {
+                "budget_factor": float(pt.budget_factor),
+                "objective": number_or_none(pt.objective),
+                "status": pt.status,
+            }
             for pt in frontier
         ],
     }

@@ -38,6 +38,24 @@ def file_response(content: bytes, media_type: str, filename: str) -> Response:
     )
 
 
+def ranking_download(request: Request, user: User, fmt: str, doc: dict, items: list[dict]) -> Response:
+    """A ranking as a CSV or XLSX file; who pulled it is recorded."""
+    cycle_id, weighting_id, aggregation = doc["cycle"]["id"], doc["weighting"]["id"], doc["aggregation"]
+    audit_export(
+        request,
+        user,
+        "ranking",
+        "cycle",
+        cycle_id,
+        format=fmt,
+        weighting_id=weighting_id,
+        aggregation=aggregation,
+        rows=len(items),
+    )
+    name = f"ranking-cycle{cycle_id}-w{weighting_id}-{aggregation}.{fmt}"
+    return file_response(exports.ranking_file(fmt, doc, items, user.email), MEDIA[fmt], name)
+
+
 def wants(request: Request, fmt: str | None) -> str:
     if fmt:
         return fmt
@@ -78,19 +96,7 @@ def ranking(
     )
     fmt = wants(request, format)
     if fmt != "json":
-        audit_export(
-            request,
-            user,
-            "ranking",
-            "cycle",
-            cycle.id,
-            format=fmt,
-            weighting_id=weighting.id,
-            aggregation=aggregation,
-            rows=len(items),
-        )
-        name = f"ranking-cycle{cycle.id}-w{weighting.id}-{aggregation}.{fmt}"
-        return file_response(exports.ranking_file(fmt, doc, items, user.email), MEDIA[fmt], name)
+        return ranking_download(request, user, fmt, doc, items)
     return RankingOut(
         cycle_id=cycle.id,
         weighting=service.weighting_ref(weighting),

@@ -29,7 +29,7 @@ def my_allocation(
     session: SessionDep, user: CurrentUser, cycle_id: int | None = None
 ) -> Page[AllocationItem]:
     items = [AllocationItem(**r) for r in service.allocation(session, user, cycle_id)]
-    return Page(items=items, total=len(items), limit=len(items), offset=0)
+    return Page.whole(items)
 
 
 @router.get(
@@ -69,7 +69,7 @@ def put_batch(data: BatchPut, session: SessionDep, user: CurrentUser) -> BatchOu
 )
 def list_scorecards(proposal_id: int, session: SessionDep, user: CurrentUser) -> Page[ScorecardOut]:
     items = service.list_for_proposal(session, user, proposal_id)
-    return Page(items=items, total=len(items), limit=len(items), offset=0)
+    return Page.whole(items)
 
 
 @router.post(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,6 +11,7 @@ from app.errors import Forbidden
 from app.models import Proposal, Role, User
 from app.panels.schemas import CycleProgress, MissingScorecard, PanelProgress, ProgressScorer
 from app.panels.service import visible_panels
+from app.rankings.compute import number_or_none
 from app.scorecards.schemas import (
     CycleAgreement,
     PrincipleAgreement,
@@ -32,7 +31,7 @@ def _chaired_panels(session: Session, user: User, cycle_id: int):
     return panels
 
 
-def _names(session: Session, ids: set[int]) -> dict[int, str]:
+def names_of(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
     return dict(session.execute(select(User.id, User.full_name).where(User.id.in_(ids))).all())
@@ -49,7 +48,7 @@ def progress(session: Session, user: User, cycle_id: int) -> CycleProgress:
     )
     states = count_scorecards(session, all_ids)
     conflicted = conflicted_pairs(session, all_ids)
-    names = _names(session, {m for p in panels for m in p.member_ids})
+    names = names_of(session, {m for p in panels for m in p.member_ids})
     out = []
     for panel in panels:
         scorers, missing = [], []
@@ -93,10 +92,6 @@ def progress(session: Session, user: User, cycle_id: int) -> CycleProgress:
     return CycleProgress(cycle_id=cycle_id, panels=out)
 
 
-def _num(x: float) -> float | None:
-    return None if math.isnan(x) else float(x)
-
-
 def agreement(session: Session, user: User, cycle_id: int) -> CycleAgreement:
     cycle = get_cycle(session, cycle_id)
     panels = _chaired_panels(session, user, cycle_id)
@@ -125,8 +120,8 @@ def agreement(session: Session, user: User, cycle_id: int) -> CycleAgreement:
             PrincipleAgreement(
                 principle=k + 1,
                 n=int(result.n_values[i, k]),
-                spread=_num(result.spread[i, k]),
-                sd=_num(result.sd[i, k]),
+                spread=number_or_none(result.spread[i, k]),
+                sd=number_or_none(result.sd[i, k]),
                 needs_moderation=bool(result.flagged[i, k]),
             )
             for k in range(len(PRINCIPLES))
@@ -136,21 +131,24 @@ def agreement(session: Session, user: User, cycle_id: int) -> CycleAgreement:
                 proposal_id=pid,
                 reference=refs[pid],
                 scorers=int(answered[i].any(axis=1).sum()),
-                max_spread=_num(result.max_spread[i]),
+                max_spread=number_or_none(result.max_spread[i]),
                 needs_moderation=bool(result.flagged[i].any()),
                 principles=principles,
             )
         )
-    names = _names(session, set(tensor.scorer_ids))
+    names = names_of(session, set(tensor.scorer_ids))
     scorers = [
         ScorerLeniency(
             scorer_id=sid,
             name=names.get(sid, ""),
             scores=int(answered[:, j, :].sum()),
-            leniency=_num(result.leniency[j]),
+            leniency=number_or_none(result.leniency[j]),
         )
         for j, sid in enumerate(tensor.scorer_ids)
     ]
     return CycleAgreement(
-        cycle_id=cycle_id, krippendorff_alpha=_num(result.alpha), proposals=proposals, scorers=scorers
+        cycle_id=cycle_id,
+        krippendorff_alpha=number_or_none(result.alpha),
+        proposals=proposals,
+        scorers=scorers,
     )

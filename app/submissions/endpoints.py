@@ -51,7 +51,7 @@ def issue(cycle_id: int, data: SubmissionCreate, session: SessionDep, user: Curr
 )
 def list_submissions(cycle_id: int, session: SessionDep, user: CurrentUser) -> Page[SubmissionSummary]:
     rows = [summary(s) for s in service.list_submissions(session, user, cycle_id)]
-    return Page(items=rows, total=len(rows), limit=len(rows), offset=0)
+    return Page.whole(rows)
 
 
 @router.get("/submissions/{submission_id:int}", response_model=SubmissionOut, summary="One submission, whole")

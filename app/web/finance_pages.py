@@ -8,9 +8,9 @@ from sqlalchemy import select
 from app.deps import SessionDep, SettingsDep
 from app.errors import NotFound, ServiceError
 from app.models import Cycle, Weighting
-from app.rankings import compute, exports
+from app.rankings import compute
 from app.rankings import service as rankings
-from app.rankings.endpoints import MEDIA, audit_export, file_response
+from app.rankings.endpoints import MEDIA, ranking_download
 from app.rankings.schemas import SelectionRequest
 from app.submissions import service as submissions
 from app.submissions.endpoints import download
@@ -133,23 +133,10 @@ def ranking_file(
 ) -> Response:
     if fmt not in ("csv", "xlsx") or aggregation not in dict(AGGREGATIONS):
         return render(request, "error.html", web, status=404, title="Not found", detail="No such download.")
-    cycle, weighting, doc = rankings.load(
+    _, _, doc = rankings.load(
         session, web.user, cycle_id, weighting_id, aggregation, tuple(settings.scorers_see_rankings_from)
     )
-    items = compute.ranking_items(doc)
-    audit_export(
-        request,
-        web.user,
-        "ranking",
-        "cycle",
-        cycle.id,
-        format=fmt,
-        weighting_id=weighting.id,
-        aggregation=aggregation,
-        rows=len(items),
-    )
-    name = f"ranking-cycle{cycle.id}-w{weighting.id}-{aggregation}.{fmt}"
-    return file_response(exports.ranking_file(fmt, doc, items, web.user.email), MEDIA[fmt], name)
+    return ranking_download(request, web.user, fmt, doc, compute.ranking_items(doc))
 
 
 def _weightings_page(request, web, session, cycle, errors=None, values=None, status=200, message=None):

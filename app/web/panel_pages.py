@@ -7,9 +7,11 @@ from sqlalchemy import select
 
 from app.deps import SessionDep
 from app.errors import Forbidden, NotFound, ServiceError
-from app.models import Cycle, Panel, Proposal, User
+from app.models import Cycle, Panel, Proposal
 from app.panels.service import chairs
+from app.rankings.compute import number_or_none
 from app.scorecards import review, service
+from app.scorecards.review import names_of
 from app.scorecards.schemas import ModerationPut
 from app.web.charts import heat_colour
 from app.web.forms import errors_from, text
@@ -43,23 +45,8 @@ def _heat(session, web, cycle: Cycle, proposal_id: int):
         scale_max=cycle.scale_max,
     )
     flagged = {k + 1 for k in range(12) if figures.flagged[0, k]} if tensor.scorer_ids else set()
-    spread = (
-        {
-            k + 1: (None if figures.spread[0, k] != figures.spread[0, k] else float(figures.spread[0, k]))
-            for k in range(12)
-        }
-        if tensor.scorer_ids
-        else {}
-    )
-    names = (
-        dict(
-            session.execute(
-                select(User.id, User.full_name).where(User.id.in_([c.scorer_id for c in cards]))
-            ).all()
-        )
-        if cards
-        else {}
-    )
+    spread = {k + 1: number_or_none(figures.spread[0, k]) for k in range(12)} if tensor.scorer_ids else {}
+    names = names_of(session, {c.scorer_id for c in cards})
     rows = []
     for c in cards:
         by = {a.principle: a for a in c.scores}

@@ -47,7 +47,7 @@ def create_weighting(
 )
 def list_weightings(cycle_id: int, session: SessionDep, user: CurrentUser) -> Page[WeightingOut]:
     rows = [weighting_out(w) for w in service.list_weightings(session, cycle_id)]
-    return Page(items=rows, total=len(rows), limit=len(rows), offset=0)
+    return Page.whole(rows)
 
 
 @router.get(
