@@ -57,13 +57,23 @@ def chairs(user: User, panel: Panel | None) -> bool:
     return user.has_role(Role.admin) or (panel is not None and panel.chair_id == user.id)
 
 
-def conflict_of(session: Session, user_id: int, proposal: Proposal) -> str | None:
-    """Why ``user_id`` is conflicted on ``proposal``, or None."""
+def declared_conflicts(session: Session, user_id: int) -> dict[int, Conflict]:
+    """The user's declared conflicts by proposal id, in one query."""
+    return {c.proposal_id: c for c in session.scalars(select(Conflict).where(Conflict.user_id == user_id))}
+
+
+def conflict_of(
+    session: Session, user_id: int, proposal: Proposal, declared: dict[int, Conflict] | None = None
+) -> str | None:
+    """Why ``user_id`` is conflicted on ``proposal``, or None (``declared``: preloaded for many proposals)."""
     if proposal.proposer_id == user_id:
         return f"you are the proposer of {proposal.reference} (proposal_author)"
-    row = session.scalar(
-        select(Conflict).where(Conflict.proposal_id == proposal.id, Conflict.user_id == user_id)
-    )
+    if declared is None:
+        row = session.scalar(
+            select(Conflict).where(Conflict.proposal_id == proposal.id, Conflict.user_id == user_id)
+        )
+    else:
+        row = declared.get(proposal.id)
     if row is not None:
         return f"a declared conflict on {proposal.reference} ({row.type}: {row.reason})"
     return None

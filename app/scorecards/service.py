@@ -28,7 +28,7 @@ from app.models import (
     ScorecardAnswer,
     User,
 )
-from app.panels.service import chairs, conflict_of, panel_of, require_not_conflicted
+from app.panels.service import chairs, conflict_of, declared_conflicts, panel_of, require_not_conflicted
 from app.scorecards.schemas import (
     Answer,
     AnswerOut,
@@ -488,6 +488,7 @@ def allocation(session: Session, user: User, cycle_id: int | None) -> list[dict[
             select(Scorecard.proposal_id, Scorecard.status).where(Scorecard.scorer_id == user.id)
         ).all()
     )
+    declared = declared_conflicts(session, user.id)
     return [
         dict(
             proposal_id=p.id,
@@ -497,7 +498,7 @@ def allocation(session: Session, user: User, cycle_id: int | None) -> list[dict[
             panel_id=panel_id,
             panel_name=panel_name,
             scorecard_status=states.get(p.id, "new"),
-            conflict=conflict_of(session, user.id, p),
+            conflict=conflict_of(session, user.id, p, declared),
         )
         for p, panel_id, panel_name in rows
     ]
