@@ -24,7 +24,8 @@ PG_ADMIN_URL = os.environ.get(
     "SERR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
-PG_TEMPLATE = "serr_test_template"
+# One template per test process, so that several runs can share one server.
+PG_TEMPLATE = f"serr_test_template_{os.getpid()}"
 
 
 def _pg_url(dbname: str) -> str:
@@ -43,7 +44,7 @@ def sqlite_template(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_template() -> str:
+def pg_template() -> Iterator[str]:
     """A migrated PostgreSQL template database; skipped (or failed in CI) when no server answers."""
     engine = _pg_admin_engine()
     try:
@@ -61,7 +62,11 @@ def pg_template() -> str:
     finally:
         engine.dispose()
     upgrade(_pg_url(PG_TEMPLATE))
-    return PG_TEMPLATE
+    yield PG_TEMPLATE
+    engine = _pg_admin_engine()
+    with engine.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {PG_TEMPLATE} WITH (FORCE)"))
+    engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
