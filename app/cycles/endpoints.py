@@ -26,6 +26,8 @@ def cycle_out(cycle: Cycle) -> CycleOut:
         scale_max=cycle.scale_max,
         scale_labels=cycle.scale_labels,
         not_applicable_policy=cycle.not_applicable_policy,
+        min_scorecards=cycle.min_scorecards,
+        disagreement_threshold=cycle.disagreement_threshold,
         allowed_transitions=service.allowed_transitions(cycle),
         version=cycle.version,
         created_at=cycle.created_at,

@@ -45,6 +45,14 @@ def check_labels(labels: dict[str, str], lo: int, hi: int) -> None:
             raise ValueError(f"scale label key '{key}' is not a level between {lo} and {hi}")
 
 
+def check_threshold(threshold: int, lo: int, hi: int) -> None:
+    if threshold > hi - lo:
+        raise ValueError(
+            f"disagreement_threshold {threshold} is wider than the scale {lo} to {hi}: "
+            f"no spread could reach it (at most {hi - lo})"
+        )
+
+
 class CycleCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -65,6 +73,20 @@ class CycleCreate(BaseModel):
         None, description="A descriptor per scale level, keyed by level."
     )
     not_applicable_policy: NotApplicablePolicy = NotApplicablePolicy.minimum
+    min_scorecards: int = Field(
+        3,
+        ge=1,
+        le=100,
+        description="Quorum: submitted scorecards a proposal needs before it is ranked (capped by the "
+        "eligible panel members of each proposal).",
+    )
+    disagreement_threshold: int = Field(
+        2,
+        ge=1,
+        le=110,
+        description="A spread (highest minus lowest answered score, on the scale) at least this wide is "
+        "flagged for moderation.",
+    )
 
     _years = field_validator("financial_years")(check_financial_years)
 
@@ -77,6 +99,7 @@ class CycleCreate(BaseModel):
             raise ValueError(f"budgets given for years not in financial_years: {', '.join(unknown)}")
         if self.scale_labels is not None:
             check_labels(self.scale_labels, self.scale_min, self.scale_max)
+        check_threshold(self.disagreement_threshold, self.scale_min, self.scale_max)
         return self
 
 
@@ -92,6 +115,8 @@ class CycleUpdate(BaseModel):
     scale_max: int | None = Field(None, ge=-10, le=100)
     scale_labels: dict[str, str] | None = None
     not_applicable_policy: NotApplicablePolicy | None = None
+    min_scorecards: int | None = Field(None, ge=1, le=100)
+    disagreement_threshold: int | None = Field(None, ge=1, le=110)
 
     @field_validator("financial_years")
     @classmethod
@@ -117,6 +142,8 @@ class CycleOut(BaseModel):
     scale_max: int
     scale_labels: dict[str, str]
     not_applicable_policy: NotApplicablePolicy
+    min_scorecards: int = Field(description="Quorum: submitted scorecards a proposal needs to be ranked.")
+    disagreement_threshold: int = Field(description="Spread of answered scores flagged for moderation.")
     allowed_transitions: list[CycleStatus]
     version: int
     created_at: datetime

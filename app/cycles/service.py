@@ -10,7 +10,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.audit.service import record
-from app.cycles.schemas import DEFAULT_SCALE_LABELS, CycleCreate, CycleUpdate, Transition, check_labels
+from app.cycles.schemas import (
+    DEFAULT_SCALE_LABELS,
+    CycleCreate,
+    CycleUpdate,
+    Transition,
+    check_labels,
+    check_threshold,
+)
 from app.errors import Conflict, NotFound, ValidationFailed, field_error
 from app.models import Cycle, CycleStatus, CycleYear, Proposal, ProposalFinancial, User
 from app.pagination import PageParams, paginate
@@ -40,6 +47,8 @@ def snapshot(cycle: Cycle) -> dict[str, Any]:
         "scale_max": cycle.scale_max,
         "scale_labels": cycle.scale_labels,
         "not_applicable_policy": cycle.not_applicable_policy,
+        "min_scorecards": cycle.min_scorecards,
+        "disagreement_threshold": cycle.disagreement_threshold,
     }
 
 
@@ -78,6 +87,8 @@ def create_cycle(session: Session, actor: User, data: CycleCreate) -> Cycle:
         scale_max=data.scale_max,
         scale_labels=dict(labels),
         not_applicable_policy=data.not_applicable_policy.value,
+        min_scorecards=data.min_scorecards,
+        disagreement_threshold=data.disagreement_threshold,
         created_by_id=actor.id,
         years=[
             CycleYear(year=y, position=i, budget=data.budgets.get(y))
@@ -168,6 +179,17 @@ def update_cycle(session: Session, actor: User, cycle: Cycle, data: CycleUpdate)
                 cycle.scale_min, cycle.scale_max, cycle.scale_labels = lo, hi, dict(labels)
     if data.not_applicable_policy is not None:
         cycle.not_applicable_policy = data.not_applicable_policy.value
+    if data.min_scorecards is not None:
+        cycle.min_scorecards = data.min_scorecards
+    threshold = (
+        cycle.disagreement_threshold if data.disagreement_threshold is None else data.disagreement_threshold
+    )
+    try:
+        check_threshold(threshold, cycle.scale_min, cycle.scale_max)
+    except ValueError as exc:
+        errors.append(field_error(["body", "disagreement_threshold"], str(exc)))
+    else:
+        cycle.disagreement_threshold = threshold
     if data.budgets is not None:
         years = {y.year: y for y in cycle.years}
         for year, amount in data.budgets.items():

@@ -30,6 +30,8 @@ class Cycle(TimestampMixin, Base):
             "status IN ('draft', 'open', 'scoring', 'moderation', 'closed')", name="status_known"
         ),
         CheckConstraint("not_applicable_policy IN ('minimum', 'redistribute')", name="na_policy_known"),
+        CheckConstraint("min_scorecards >= 1", name="min_scorecards_positive"),
+        CheckConstraint("disagreement_threshold >= 1", name="disagreement_threshold_positive"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -41,6 +43,10 @@ class Cycle(TimestampMixin, Base):
     scale_labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     not_applicable_policy: Mapped[str] = mapped_column(String(20), default=NotApplicablePolicy.minimum.value)
     proposal_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # Quorum: a proposal is ranked once this many eligible panel members have submitted (capped by how
+    # many the panel can give). Disagreement: a spread of answered scores this wide is flagged.
+    min_scorecards: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    disagreement_threshold: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
