@@ -21,6 +21,7 @@ from .errors import DisconnectedComparisonsError, ScoringError, ScoringInputErro
 from .ranking import RankedItem, Ranking, effective_weights, rank, weighted_scores
 from .rules import CR_THRESHOLD, N_PRINCIPLES, SPREAD_FLAG, TIE_TOLERANCE, normalise
 from .selection import (
+    BudgetWalk,
     Constraint,
     FrontierPoint,
     GreedyResult,
@@ -29,6 +30,7 @@ from .selection import (
     SelectionProblem,
     SelectionResult,
     budget_line,
+    budget_walk,
     diagnose,
     efficient_frontier,
     greedy_select,
@@ -59,6 +61,7 @@ __all__ = [
     "TIE_TOLERANCE",
     "Aggregate",
     "Agreement",
+    "BudgetWalk",
     "ComparisonResidual",
     "Constraint",
     "DisconnectedComparisonsError",
@@ -82,6 +85,7 @@ __all__ = [
     "agreement",
     "answer_values",
     "budget_line",
+    "budget_walk",
     "compare_rankings",
     "derive_weights",
     "diagnose",

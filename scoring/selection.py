@@ -30,14 +30,16 @@ deletion filtering: each constraint in turn (dependencies, exclusive groups, exc
 budgets) is dropped for good if the rest is still infeasible; what remains is irreducible -- removing any
 one of its constraints makes the problem feasible.
 
-Greedy answer (:func:`greedy_select`, and the "budget line" :func:`budget_line` used by sensitivity):
-start from the forced set (must-funds and everything they require); walk the ranked list; for each
+Budget walk (brief Maths 10; one definition: :func:`budget_walk` for one ranked list, :func:`budget_line`
+for many at once, both running :func:`_advance`; :func:`greedy_select` and sensitivity use them): start
+from the forced set (must-funds and everything they require); walk the ranked list; for each
 proposal not yet taken, form its *bundle* -- itself plus every proposal it requires, directly or
 indirectly, not yet taken -- and take the whole bundle when (1) no member is excluded or forced out,
 (2) no exclusive group would then hold two taken proposals, and (3) in every year the bundle either fits
-the remaining headroom or does not increase that year's spend. Otherwise skip it and go on (a proposal
-pulled in by a bundle is funded even though it ranks lower). The greedy answer is ``feasible`` when it
-keeps every budget.
+the remaining headroom or does not increase that year's spend. Otherwise skip it (marked: it does not fit,
+or a constraint blocks it) and go on -- a proposal further down that fits is still funded. A proposal
+pulled in by a bundle is funded even though it ranks lower. The answer is ``feasible`` when it keeps
+every budget; when the constraints contradict each other nothing is funded.
 
 Efficient frontier (:func:`efficient_frontier`): the optimal objective with every year's budget scaled to
 ``floor(budget * percent / 100)`` for percent = 0, 10, ..., 150, keeping all other constraints.
@@ -753,6 +755,10 @@ def _walk_data(problem: SelectionProblem) -> _Walk:
     )
 
 
+# Outcome codes of one step of the walk (what happened to the proposal at that place of the list).
+_TAKEN, _HELD, _BLOCKED, _NO_FIT = 0, 1, 2, 3
+
+
 def _advance(
     walk: _Walk,
     net: np.ndarray,
@@ -761,11 +767,16 @@ def _advance(
     spent: np.ndarray,
     group_count: np.ndarray,
     item: np.ndarray,
+    outcome: np.ndarray | None = None,
 ) -> None:
     """One step of the greedy walk for a batch of walks (in place): walk ``s`` considers ``item[s]``.
 
     ``taken`` ``(S, n)``, ``spent`` ``(S, Y)`` and ``group_count`` ``(S, G)`` are the walks' states.
-    This is the only implementation of the greedy rule (see the module docstring).
+    When ``outcome`` (``(S,)`` int8) is given it receives what happened to ``item[s]``: ``_TAKEN`` (its
+    bundle was funded here), ``_HELD`` (already funded: forced, or pulled in by a higher-ranked
+    proposal), ``_BLOCKED`` (excluded, forced out, or an exclusive group would hold two) or ``_NO_FIT``
+    (it would overspend a year). This is the only implementation of the greedy rule (see the module
+    docstring).
     """
     rows = np.arange(item.size)
     if walk.bundle.shape[1] == 1:
@@ -776,25 +787,40 @@ def _advance(
         fits = new_spent <= budgets
         if not walk.start_fits:
             fits |= cost <= 0
-        take = walk.free[item] & fits.all(axis=1)
+        fits_all = fits.all(axis=1)
+        take = walk.free[item] & fits_all
+        clash = None
         if walk.member.shape[1]:
             add = walk.member[item]  # (S, G)
-            take &= ~((group_count + add) > 1).any(axis=1)
+            clash = ((group_count + add) > 1).any(axis=1)
+            take &= ~clash
             group_count += add * take[:, None]
+        if outcome is not None:
+            blocked = walk.blocked[item] if clash is None else walk.blocked[item] | clash
+            outcome[:] = np.where(
+                walk.start[item], _HELD, np.where(blocked, _BLOCKED, np.where(fits_all, _TAKEN, _NO_FIT))
+            )
         taken[rows[take], item[take]] = True
         np.copyto(spent, new_spent, where=take[:, None])
         return
-    cand = ~taken[rows, item] & ~walk.blocked[item]
+    held = taken[rows, item]
+    cand = ~held & ~walk.blocked[item]
     members = walk.bundle[item]  # (S, R)
     valid = members >= 0
     safe = np.where(valid, members, 0)
     new = valid & ~taken[rows[:, None], safe] & cand[:, None]
     cost = np.einsum("sr,sry->sy", new.astype(np.int64), net[safe])
-    take = cand & ((spent + cost <= budgets) | (cost <= 0)).all(axis=1)
+    fits_all = ((spent + cost <= budgets) | (cost <= 0)).all(axis=1)
+    take = cand & fits_all
+    clash = None
     if walk.member.shape[1]:
         add = (walk.member[safe] & new[:, :, None]).sum(axis=1)  # (S, G)
-        take &= ~((group_count + add) > 1).any(axis=1)
+        clash = ((group_count + add) > 1).any(axis=1)
+        take &= ~clash
         group_count += add * take[:, None]
+    if outcome is not None:
+        blocked = walk.blocked[item] if clash is None else walk.blocked[item] | clash
+        outcome[:] = np.where(held, _HELD, np.where(blocked, _BLOCKED, np.where(fits_all, _TAKEN, _NO_FIT)))
     chosen = new & take[:, None]
     r_idx, c_idx = np.nonzero(chosen)
     taken[rows[r_idx], safe[r_idx, c_idx]] = True
@@ -811,51 +837,160 @@ def _initial_state(walk: _Walk, n_walks: int, n_years: int) -> tuple[np.ndarray,
     return taken, spent, group_count
 
 
-def budget_line(problem: SelectionProblem, orders: np.ndarray, walk: _Walk | None = None) -> np.ndarray:
-    """The greedy walk for many rankings at once: ``orders`` is ``(S, n)`` (each row a ranked list of
-    proposal indices); returns ``(S, n)`` booleans, True where the proposal is taken.
+def budget_line(
+    problem: SelectionProblem,
+    orders: np.ndarray,
+    walk: _Walk | None = None,
+    *,
+    outcomes: np.ndarray | None = None,
+) -> np.ndarray:
+    """The budget walk for many rankings at once: ``orders`` is ``(S, n)`` (each row a ranked list of
+    proposal indices); returns ``(S, n)`` booleans by proposal index, True where the proposal is funded.
 
     Vectorised over rankings (the loop runs over list positions). Rules in the module docstring.
+    ``outcomes`` (optional, ``(S, n)`` int8) receives, by list position, what the walk did there (the
+    ``_TAKEN``/``_HELD``/``_BLOCKED``/``_NO_FIT`` codes of :func:`_advance`). A problem whose constraints
+    contradict each other funds nothing (every outcome ``_BLOCKED``).
     """
     walk = _walk_data(problem) if walk is None else walk
     orders = np.asarray(orders, dtype=np.int64)
-    n_s, n = orders.shape
-    if n != problem.n:
+    if orders.ndim != 2 or orders.shape[1] != problem.n:
         raise ScoringInputError("orders", f"each ranking must list all {problem.n} proposals")
+    n_s, n = orders.shape
+    if outcomes is not None and outcomes.shape != orders.shape:
+        raise ScoringInputError("outcomes", f"expected shape {orders.shape}")
+    if not walk.consistent:
+        if outcomes is not None:
+            outcomes[...] = _BLOCKED
+        return np.zeros((n_s, n), dtype=bool)
     budgets = np.asarray(problem.budgets, dtype=np.int64)
     taken, spent, group_count = _initial_state(walk, n_s, problem.n_years)
     columns = np.ascontiguousarray(orders.T)
+    step = None if outcomes is None else np.empty(n_s, dtype=np.int8)
     for k in range(n):
-        _advance(walk, problem.net_cost, budgets, taken, spent, group_count, columns[k])
+        _advance(walk, problem.net_cost, budgets, taken, spent, group_count, columns[k], step)
+        if outcomes is not None:
+            outcomes[:, k] = step
     return taken
 
 
+BudgetReason = Literal["funded", "must_fund", "required", "does_not_fit", "blocked"]
+
+
+@dataclass(frozen=True)
+class BudgetWalk:
+    """The budget walk down one ranked list (brief Maths 10): what every display of it shows.
+
+    Attributes:
+        order: proposal indices in ranked order (the list walked).
+        funded: by proposal index, True when the walk funds it.
+        skipped: by proposal index, True when the walk considered it and did not fund it -- it did not
+            fit what was left of some year's budget, or a constraint blocked it (excluded, forced out
+            by a must-fund's exclusive group or dependency, or its exclusive group already funded).
+            Every proposal is exactly one of funded and skipped.
+        last_funded_position: 0-based position in ``order`` of the last funded proposal (the chart's
+            budget line is drawn after it); ``None`` when nothing is funded.
+        spend: per financial year, integer pence spent by the funded set.
+        headroom: per financial year, budget minus spend (integer pence; negative only when the
+            must-fund proposals alone overspend).
+        reason: by proposal index, why: ``funded`` (taken at its own place in the list),
+            ``must_fund`` (a must-fund proposal or one it requires), ``required`` (pulled in earlier,
+            as a prerequisite of a higher-ranked proposal), ``does_not_fit`` or ``blocked``.
+        objective: sum of ``problem.scores`` over the funded set.
+        feasible: the funded set keeps every budget and constraint (False only when the must-fund
+            proposals overspend or the constraints contradict each other; then nothing is funded).
+    """
+
+    order: tuple[int, ...]
+    funded: tuple[bool, ...]
+    skipped: tuple[bool, ...]
+    last_funded_position: int | None
+    spend: tuple[int, ...]
+    headroom: tuple[int, ...]
+    reason: tuple[BudgetReason, ...] = ()
+    objective: float = 0.0
+    feasible: bool = True
+
+    @property
+    def selected(self) -> tuple[int, ...]:
+        """Indices of the funded proposals, ascending."""
+        return tuple(i for i, f in enumerate(self.funded) if f)
+
+
+def _check_order(problem: SelectionProblem, order: object) -> np.ndarray:
+    try:
+        arr = np.asarray(order)
+    except (TypeError, ValueError):
+        raise ScoringInputError("order", "the order must be a list of proposal indices") from None
+    if arr.size == 0 and problem.n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if (
+        arr.dtype.kind not in "iu"
+        or arr.shape != (problem.n,)
+        or not np.array_equal(np.sort(arr), np.arange(problem.n))
+    ):
+        raise ScoringInputError("order", "the order must list every proposal index exactly once")
+    return arr.astype(np.int64)
+
+
+def budget_walk(problem: SelectionProblem, order: Sequence[int] | np.ndarray) -> BudgetWalk:
+    """Walk down the ranked list ``order`` taking each proposal that fits every year (brief Maths 10).
+
+    The one definition behind the chart's budget line, the greedy answer, the exports and the funded
+    probabilities of sensitivity and rank intervals: it runs :func:`budget_line` (rules in the module
+    docstring) on the single list and reports, by proposal, funded or skipped and why.
+
+    Example: scores in list order A, B, C with net costs 40, 25 and 10 pence and a budget of 50: A is
+    funded (10 left), B does not fit and is skipped, C is funded; the line sits after C (position 2).
+    """
+    arr = _check_order(problem, order)
+    n = problem.n
+    walk = _walk_data(problem)
+    outcomes = np.empty((1, n), dtype=np.int8)
+    funded = budget_line(problem, arr[None, :], walk, outcomes=outcomes)[0]
+    reasons: list[BudgetReason] = ["blocked"] * n
+    for pos, i in enumerate(arr.tolist()):
+        code = int(outcomes[0, pos])
+        if code == _TAKEN:
+            reasons[i] = "funded"
+        elif code == _BLOCKED:
+            reasons[i] = "blocked"
+        elif code == _NO_FIT:
+            reasons[i] = "does_not_fit"
+        else:
+            reasons[i] = "must_fund" if walk.start[i] else "required"
+    chosen = tuple(int(i) for i in np.flatnonzero(funded))
+    spend = problem.spend(chosen)
+    headroom = tuple(b - s for b, s in zip(problem.budgets, spend, strict=True))
+    positions = np.flatnonzero(funded[arr])
+    return BudgetWalk(
+        order=tuple(arr.tolist()),
+        funded=tuple(bool(f) for f in funded.tolist()),
+        skipped=tuple(not f for f in funded.tolist()),
+        last_funded_position=int(positions[-1]) if positions.size else None,
+        spend=spend,
+        headroom=headroom,
+        reason=tuple(reasons),
+        objective=math.fsum(problem.scores[list(chosen)].tolist()),
+        feasible=walk.consistent and all(h >= 0 for h in headroom) and not problem.violations(chosen),
+    )
+
+
 def greedy_select(problem: SelectionProblem, order: Sequence[int] | np.ndarray | None = None) -> GreedyResult:
-    """The greedy "cut down the ranked list" answer (rules in the module docstring).
+    """The greedy "cut down the ranked list" answer: :func:`budget_walk` summarised.
 
     ``order`` is the ranked list of proposal indices (e.g. ``Ranking.order``); by default ``W``
     descending, ties by index.
     """
     if order is None:
         order = np.lexsort((np.arange(problem.n), -problem.scores))
-    order = np.asarray(order, dtype=np.int64)
-    if order.shape != (problem.n,) or (
-        problem.n and not np.array_equal(np.sort(order), np.arange(problem.n))
-    ):
-        raise ScoringInputError("order", "the order must list every proposal index exactly once")
-    walk = _walk_data(problem)
-    if not walk.consistent:
-        return GreedyResult((), 0.0, (0,) * problem.n_years, tuple(problem.budgets), False)
-    taken = budget_line(problem, order[None, :], walk)[0]
-    chosen = tuple(int(i) for i in np.flatnonzero(taken))
-    spend = problem.spend(chosen)
-    headroom = tuple(b - s for b, s in zip(problem.budgets, spend, strict=True))
+    walked = budget_walk(problem, order)
     return GreedyResult(
-        selected=chosen,
-        objective=math.fsum(problem.scores[list(chosen)].tolist()),
-        spend=spend,
-        headroom=headroom,
-        feasible=all(h >= 0 for h in headroom) and not problem.violations(chosen),
+        selected=walked.selected,
+        objective=walked.objective,
+        spend=walked.spend,
+        headroom=walked.headroom,
+        feasible=walked.feasible,
     )
 
 
