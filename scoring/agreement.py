@@ -1,17 +1,20 @@
 """Agreement between scorers (brief Maths 9).
 
-Per proposal and principle, over the values that feed aggregation (:func:`scoring.aggregate.answer_values`:
-submitted scores, with an NA answer counting as ``scale_min`` under the ``minimum`` policy and left out
-under ``redistribute``):
+Per proposal and principle, over the submitted *answered* scores only -- a "not applicable" answer is
+never a number here, whatever the cycle's not-applicable policy for weighted scores:
 
 * ``spread = max - min`` and the *population* standard deviation (``ddof = 0``: the panel is the whole
   population of judgements on that cell, not a sample of one). One value gives spread 0 and sd 0; no
-  value gives NaN. ``spread >= 2`` is flagged for moderation.
+  value (nothing answered, or only NA answers) gives NaN and is never flagged.
+* ``flagged``: ``spread >= threshold`` (the cycle's setting, default ``SPREAD_FLAG`` = 2), except on
+  cells the chair has moderated -- a moderated cell is settled and never flagged.
 
 Per cycle: Krippendorff's alpha with the ordinal metric (:func:`krippendorff_alpha_ordinal`), treating
-each (proposal, principle) cell as a unit and each scorer as a coder.
+each (proposal, principle) cell as a unit, each scorer as a coder and the answered scores as the values.
 
 Per scorer: leniency, the same function calibrated aggregation uses (:func:`scorer_leniency`).
+
+Example: scores 3, 3, 3, NA, 3 on one cell give spread 0 and sd 0 over four values (not flagged).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .aggregate import answer_values, check_scores, scorer_leniency
+from .aggregate import check_scores, scorer_leniency
 from .errors import ScoringInputError
 from .rules import SPREAD_FLAG, check_na_policy, frozen
 
@@ -29,8 +32,9 @@ from .rules import SPREAD_FLAG, check_na_policy, frozen
 class Agreement:
     """Agreement figures. ``(P, K)`` arrays per cell, ``max_spread`` per proposal, ``leniency`` per scorer.
 
-    ``max_spread`` is the largest spread over a proposal's principles (NaN when nothing was scored);
-    ``alpha`` is NaN when it is undefined (fewer than two values in any unit, or no variation at all).
+    ``max_spread`` is the largest spread over a proposal's principles, answered scores only and moderated
+    cells included (NaN when no principle has an answered score); ``alpha`` is NaN when it is undefined
+    (fewer than two values in any unit, or no variation at all).
     """
 
     spread: np.ndarray
@@ -108,22 +112,35 @@ def agreement(
     na_policy: str = "minimum",
     scale_min: float = 0,
     scale_max: float = 5,
+    threshold: float = SPREAD_FLAG,
+    moderated: np.ndarray | None = None,
 ) -> Agreement:
     """Agreement figures for a ``(P, J, K)`` scores tensor (NaN = no score) and its NA mask.
+
+    Args:
+        scores, not_applicable: the submitted scores and NA marks, as :func:`scoring.aggregate` takes them.
+        na_policy: validated for symmetry with aggregation; it does not change any figure here (NA answers
+            are never values in agreement).
+        scale_min, scale_max: the cycle's scale (scores are checked against it).
+        threshold: a cell is flagged when its spread is at least this (positive; default 2).
+        moderated: ``(P, K)`` boolean mask of the cells the chair has moderated; they are never flagged.
 
     Example: scores 1, 3 and 4 on one cell give spread 3 (flagged) and sd ``sqrt(14/9) = 1.247``.
     """
     check_na_policy(na_policy)
-    s, na = check_scores(scores, not_applicable, scale_min, scale_max)
-    values = answer_values(s, na, float(scale_min), na_policy)
-    spread, sd, count = spread_and_sd(values)
-    flagged = np.nan_to_num(spread, nan=0.0) >= SPREAD_FLAG
+    limit = _threshold(threshold)
+    s, na = check_scores(scores, not_applicable, scale_min, scale_max)  # NA answers are NaN in ``s``
+    p, j, k = s.shape
+    settled = _moderated_mask(moderated, (p, k))
+    spread, sd, count = spread_and_sd(s)
+    flagged = (np.nan_to_num(spread, nan=0.0) >= limit) & (count > 0)
+    if settled is not None:
+        flagged &= ~settled
     any_value = count.any(axis=1)
     max_spread = np.where(
         any_value, np.where(count > 0, spread, -np.inf).max(axis=1, initial=-np.inf), np.nan
     )
-    p, j, k = values.shape
-    ratings = values.transpose(1, 0, 2).reshape(j, p * k)
+    ratings = s.transpose(1, 0, 2).reshape(j, p * k)
     return Agreement(
         spread=frozen(spread),
         sd=frozen(sd),
@@ -133,3 +150,25 @@ def agreement(
         alpha=krippendorff_alpha_ordinal(ratings),
         leniency=frozen(scorer_leniency(s, na)),
     )
+
+
+def _threshold(threshold: object) -> float:
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float | np.integer | np.floating):
+        raise ScoringInputError("threshold", "the disagreement threshold must be a number")
+    value = float(threshold)
+    if not (np.isfinite(value) and value > 0):
+        raise ScoringInputError("threshold", "the disagreement threshold must be a positive number")
+    return value
+
+
+def _moderated_mask(moderated: object, shape: tuple[int, int]) -> np.ndarray | None:
+    if moderated is None:
+        return None
+    mask = np.asarray(moderated)
+    if mask.dtype != bool:
+        raise ScoringInputError("moderated", "expected a boolean mask of moderated cells")
+    if mask.shape != shape:
+        raise ScoringInputError(
+            "moderated", f"expected shape {shape} (proposals x principles), got {mask.shape}"
+        )
+    return mask
