@@ -4,16 +4,21 @@ SQLite runs in WAL mode with foreign keys on and a busy timeout; write transacti
 ``BEGIN IMMEDIATE`` so several workers queue for the write lock instead of failing with
 "database is locked" half-way through a transaction. Read-only requests use a second engine on the
 same file whose transactions begin deferred, so readers never wait for writers.
+
+Every engine hides SQL parameters (``hide_parameters=True``): a failed INSERT of a user must not put
+the password hash, or any other value, into a log line or an error message.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
@@ -23,6 +28,7 @@ def _sqlite_engine(settings: Settings, begin: str) -> Engine:
     engine = create_engine(
         settings.database_url,
         connect_args={"check_same_thread": False, "timeout": settings.sqlite_busy_timeout_ms / 1000},
+        hide_parameters=True,
     )
 
     @event.listens_for(engine, "connect")
@@ -58,7 +64,12 @@ class Database:
             engine = _sqlite_engine(settings, "BEGIN IMMEDIATE")
             read_engine = _sqlite_engine(settings, "BEGIN")
         else:
-            engine = create_engine(settings.database_url, pool_pre_ping=True, pool_size=settings.db_pool_size)
+            engine = create_engine(
+                settings.database_url,
+                pool_pre_ping=True,
+                pool_size=settings.db_pool_size,
+                hide_parameters=True,
+            )
             read_engine = engine
         return cls(
             engine=engine,
@@ -95,3 +106,32 @@ def dialect_insert(session: Session, entity):
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert(entity)
+
+
+def broken_constraint(exc: DBAPIError) -> str:
+    """What a database error says it broke: a constraint or index name, or SQLite's column list.
+
+    PostgreSQL names the constraint; SQLite names an expression index (``index 'uq_…'``) or lists the
+    columns of a plain unique constraint (``proposals.cycle_id, proposals.reference``).
+    """
+    diag = getattr(exc.orig, "diag", None)
+    if diag is not None:
+        return diag.constraint_name or ""
+    text = str(exc.orig)
+    named = re.search(r"index '([^']+)'", text)
+    if named:
+        return named.group(1)
+    return text.partition(":")[2].strip()
+
+
+def error_summary(exc: DBAPIError) -> str:
+    """A database error for the log: its message and constraint, never the values.
+
+    PostgreSQL's DETAIL repeats the failing row (``Failing row contains (…)``), which for the users table
+    holds the password hash, so only the primary message is kept.
+    """
+    diag = getattr(exc.orig, "diag", None)
+    if diag is not None:
+        message = diag.message_primary or type(exc.orig).__name__
+        return f"{message} (constraint {diag.constraint_name})" if diag.constraint_name else message
+    return str(exc.orig).splitlines()[0] if str(exc.orig) else type(exc.orig).__name__

@@ -12,6 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.db import error_summary
+
 log = logging.getLogger("serr")
 
 PROBLEM_JSON = "application/problem+json"
@@ -194,7 +196,7 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError):
-        log.info("integrity error on %s %s: %s", request.method, request.url.path, exc.orig)
+        log.info("integrity error on %s %s: %s", request.method, request.url.path, error_summary(exc))
         return problem(
             request,
             409,

@@ -26,7 +26,8 @@ class User(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     full_name: Mapped[str] = mapped_column(String(200))
-    password_hash: Mapped[str] = mapped_column(String(255))
+    # Loaded only where a password is checked, so that a user read elsewhere never carries the hash.
+    password_hash: Mapped[str] = mapped_column(String(255), deferred=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
