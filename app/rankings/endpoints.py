@@ -27,7 +27,9 @@ MEDIA = {"csv": CSV, "xlsx": XLSX}
 
 
 def audit_export(request: Request, user: User, what: str, entity_type: str, entity_id: int, **params) -> None:
-    """An export is not a mutation but is recorded: who pulled what, in its own short write."""
+    """An export is not a mutation but is recorded: who pulled what, in its own short write.
+
+    Call it once the file is built, so that an export that failed never shows as exported."""
     with request.app.state.db.unit_of_work(request_id=request.headers.get("x-request-id")) as session:
         record(session, user, f"{what}.exported", entity_type, entity_id, changes=params)
 
@@ -39,8 +41,9 @@ def file_response(content: bytes, media_type: str, filename: str) -> Response:
 
 
 def ranking_download(request: Request, user: User, fmt: str, doc: dict, items: list[dict]) -> Response:
-    """A ranking as a CSV or XLSX file; who pulled it is recorded."""
+    """A ranking as a CSV or XLSX file; who pulled it is recorded once the file is built."""
     cycle_id, weighting_id, aggregation = doc["cycle"]["id"], doc["weighting"]["id"], doc["aggregation"]
+    content = exports.ranking_file(fmt, doc, items, user.email)
     audit_export(
         request,
         user,
@@ -53,7 +56,7 @@ def ranking_download(request: Request, user: User, fmt: str, doc: dict, items: l
         rows=len(items),
     )
     name = f"ranking-cycle{cycle_id}-w{weighting_id}-{aggregation}.{fmt}"
-    return file_response(exports.ranking_file(fmt, doc, items, user.email), MEDIA[fmt], name)
+    return file_response(content, MEDIA[fmt], name)
 
 
 def wants(request: Request, fmt: str | None) -> str:

@@ -70,10 +70,11 @@ def verify(submission_id: int, session: SessionDep, user: CurrentUser) -> Verifi
 
 
 def download(request: Request, session, user, submission_id: int, fmt: str) -> Response:
-    """A submission's ranking with its Selected column as a file; the download is audited."""
+    """A submission's ranking with its Selected column as a file; the download is audited once built."""
     s = service.get_submission(session, user, submission_id)
+    content = service.file_bytes(session, s, fmt)
     audit_export(request, user, "submission", "submission", s.id, format=fmt)
-    return file_response(service.file_bytes(session, s, fmt), MEDIA[fmt], f"submission-{s.id}.{fmt}")
+    return file_response(content, MEDIA[fmt], f"submission-{s.id}.{fmt}")
 
 
 @router.get(
