@@ -10,6 +10,7 @@ from app.deps import CurrentUser, SessionDep, SettingsDep
 from app.errors import ValidationFailed, field_error
 from app.models import ProposalKind, User
 from app.rankings import compute, exports, service
+from app.rankings.inputs import MAX_RESAMPLES, RESAMPLES, SEED
 from app.rankings.schemas import (
     Aggregation,
     CompareOut,
@@ -86,12 +87,31 @@ def ranking(
     limit: Annotated[int, Query(ge=1, le=500)] = 500,
     offset: Annotated[int, Query(ge=0)] = 0,
     format: Annotated[Literal["json", "csv", "xlsx"] | None, Query(description="File format.")] = None,
+    include_below_quorum: Annotated[
+        bool, Query(description="Also rank proposals below quorum; each such row is flagged below_quorum.")
+    ] = False,
+    resamples: Annotated[
+        int,
+        Query(
+            ge=0, le=MAX_RESAMPLES, description="Bootstrap resamples for rank_interval and p_funded; 0: none."
+        ),
+    ] = RESAMPLES,
+    seed: Annotated[int, Query(ge=0, le=2**32 - 1, description="Seed of the resampling.")] = SEED,
 ):
     cycle, weighting, doc = service.load(
-        session, user, cycle_id, weighting_id, aggregation, tuple(settings.scorers_see_rankings_from)
+        session,
+        user,
+        cycle_id,
+        weighting_id,
+        aggregation,
+        tuple(settings.scorers_see_rankings_from),
+        include_below_quorum=include_below_quorum,
+        resamples=resamples,
+        seed=seed,
     )
+    result = compute.ranking(doc)
     items = service.filter_items(
-        compute.ranking_items(doc),
+        result["items"],
         capability=capability,
         kind=kind.value if kind else None,
         panel_id=panel_id,
@@ -105,6 +125,14 @@ def ranking(
         weighting=service.weighting_ref(weighting),
         aggregation=aggregation,
         not_applicable_policy=cycle.not_applicable_policy,
+        min_scorecards=cycle.min_scorecards,
+        include_below_quorum=include_below_quorum,
+        resamples=resamples,
+        seed=seed,
+        ranked=sum(it["rank"] is not None for it in result["items"]),
+        below_quorum=sum(it["below_quorum"] for it in result["items"]),
+        note=result["note"],
+        budget_walk=result["budget_walk"],
         items=items[offset : offset + limit],
         total=len(items),
         limit=limit,
@@ -206,6 +234,8 @@ def selection(
         data.weighting_id,
         data.aggregation,
         tuple(settings.scorers_see_rankings_from),
+        include_below_quorum=data.include_below_quorum,
+        resamples=0,
     )
     request = service.selection_request(cycle, doc, data)
     result = service.run_selection(doc, request)

@@ -26,10 +26,30 @@ COLUMNS = [
     ("total_saving", "Total saving (£)"),
     ("net_cost", "Net cost (£)"),
     ("score_per_million", "Score per £1m net"),
+    # quorum, the budget walk and rank intervals (added at the end: earlier columns keep their places)
+    ("coverage_text", "Scorecards"),
+    ("below_quorum", "Below quorum"),
+    ("quorum", "Quorum"),
+    ("rank_low", "Rank low (5th pct)"),
+    ("rank_high", "Rank high (95th pct)"),
+    ("p_funded", "P(funded)"),
+    ("funded_by_walk", "Funded by walk"),
+    ("skipped_by_walk", "Skipped by walk"),
 ]
 MONEY = {"total_cost", "total_saving", "net_cost"}
-TEXT = {"reference", "title", "capability", "kind"}
+TEXT = {"reference", "title", "capability", "kind", "coverage_text"}
 PRINCIPLE_KEYS = {f"p{k}" for k in range(1, 13)}
+INTERVAL_KEYS = {"rank_low": "low", "rank_high": "high"}
+
+
+def cell(it: dict[str, Any], key: str) -> Any:
+    """One item's value for a column (None when the item has no such figure, e.g. an older submission)."""
+    if key in PRINCIPLE_KEYS:
+        return it["principle_scores"][key[1:]]
+    if key in INTERVAL_KEYS:
+        interval = it.get("rank_interval")
+        return None if interval is None else interval[INTERVAL_KEYS[key]]
+    return it.get(key)
 
 
 def safe_text(value: str) -> str:
@@ -42,8 +62,8 @@ def rows(items: list[dict[str, Any]], extra: dict[str, str] | None = None) -> li
     for it in items:
         row = []
         for key, _ in COLUMNS:
-            value = it["principle_scores"][key[1:]] if key in PRINCIPLE_KEYS else it[key]
-            if key in TEXT:
+            value = cell(it, key)
+            if key in TEXT and value is not None:
                 value = safe_text(str(value))
             elif key in MONEY:
                 value = Decimal(value)
@@ -87,7 +107,7 @@ def to_xlsx(
         for col, (key, _) in enumerate(COLUMNS, start=1):
             if key in MONEY:
                 ws.cell(row=r, column=col).number_format = "#,##0.00"
-            elif key in ("weighted_score", "score_per_million") or key in PRINCIPLE_KEYS:
+            elif key in ("weighted_score", "score_per_million", "p_funded") or key in PRINCIPLE_KEYS:
                 ws.cell(row=r, column=col).number_format = "0.00"
     ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
     ws.column_dimensions["C"].width = 60

@@ -2,6 +2,11 @@
 
 The same document is what a submission freezes, so a ranking can be recomputed from it exactly,
 whatever happens to the live scores later. Reads select columns, not entities.
+
+Version 2 adds what the quorum rule needs (the cycle's ``min_scorecards`` and, per proposal, the
+``eligible`` panel members: members of its panel with no conflict of interest on it) and the options the
+ranking was asked for (``include_below_quorum``, the rank intervals' ``resamples`` and ``seed``).
+Version 1 documents (frozen before quorum) are still recomputed by the version-1 rules.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ from sqlalchemy import BigInteger, select, type_coerce
 from sqlalchemy.orm import Session
 
 from app.models import (
+    Conflict,
     Cycle,
     ModeratedScore,
+    PanelMember,
     PanelProposal,
     Proposal,
     ProposalFinancial,
@@ -23,10 +30,48 @@ from app.models import (
 )
 from app.scorecards.service import counted_scorecards
 
-INPUTS_VERSION = 1
+INPUTS_VERSION = 2
+RESAMPLES = 1000  # rank intervals: bootstrap resamples by default
+MAX_RESAMPLES = 10_000
+SEED = 0
 
 
-def gather(session: Session, cycle: Cycle, weighting: Weighting, aggregation: str) -> dict[str, Any]:
+def eligible_scorers(session: Session, rows: list[Any]) -> dict[int, list[int]]:
+    """Per proposal, the members of its panel who may score it: not its proposer, no declared conflict."""
+    panel_ids = {r.panel_id for r in rows if r.panel_id is not None}
+    members: dict[int, list[int]] = {}
+    if panel_ids:
+        for panel_id, user_id in session.execute(
+            select(PanelMember.panel_id, PanelMember.user_id).where(PanelMember.panel_id.in_(panel_ids))
+        ):
+            members.setdefault(panel_id, []).append(user_id)
+    conflicted: set[tuple[int, int]] = set()
+    if rows:
+        conflicted = set(
+            session.execute(
+                select(Conflict.proposal_id, Conflict.user_id).where(
+                    Conflict.proposal_id.in_([r.id for r in rows])
+                )
+            ).all()
+        )
+    return {
+        r.id: sorted(
+            u for u in members.get(r.panel_id, []) if u != r.proposer_id and (r.id, u) not in conflicted
+        )
+        for r in rows
+    }
+
+
+def gather(
+    session: Session,
+    cycle: Cycle,
+    weighting: Weighting,
+    aggregation: str,
+    *,
+    include_below_quorum: bool = False,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+) -> dict[str, Any]:
     rows = session.execute(
         select(
             Proposal.id,
@@ -34,6 +79,7 @@ def gather(session: Session, cycle: Cycle, weighting: Weighting, aggregation: st
             Proposal.title,
             Proposal.capability,
             Proposal.kind,
+            Proposal.proposer_id,
             PanelProposal.panel_id,
         )
         .outerjoin(PanelProposal, PanelProposal.proposal_id == Proposal.id)
@@ -41,6 +87,7 @@ def gather(session: Session, cycle: Cycle, weighting: Weighting, aggregation: st
         .order_by(Proposal.id)
     ).all()
     ids = [r.id for r in rows]
+    eligible = eligible_scorers(session, rows)
     money: dict[int, dict[str, dict[str, int]]] = {pid: {"cost": {}, "saving": {}} for pid in ids}
     if ids:
         # Integer pence straight from the columns: sums and comparisons stay exact.
@@ -87,6 +134,8 @@ def gather(session: Session, cycle: Cycle, weighting: Weighting, aggregation: st
             "scale_min": cycle.scale_min,
             "scale_max": cycle.scale_max,
             "not_applicable_policy": cycle.not_applicable_policy,
+            "min_scorecards": cycle.min_scorecards,
+            "disagreement_threshold": cycle.disagreement_threshold,
             "budgets": {y.year: None if y.budget is None else int(y.budget * 100) for y in cycle.years},
         },
         "weighting": {
@@ -96,6 +145,7 @@ def gather(session: Session, cycle: Cycle, weighting: Weighting, aggregation: st
             "weights": {str(p): weighting.weights[str(p)] for p in range(1, 13)},
         },
         "aggregation": aggregation,
+        "options": {"include_below_quorum": include_below_quorum, "resamples": resamples, "seed": seed},
         "proposals": [
             {
                 "id": r.id,
@@ -106,6 +156,7 @@ def gather(session: Session, cycle: Cycle, weighting: Weighting, aggregation: st
                 "panel_id": r.panel_id,
                 "cost": [money[r.id]["cost"].get(y, 0) for y in years],
                 "saving": [money[r.id]["saving"].get(y, 0) for y in years],
+                "eligible": eligible[r.id],
             }
             for r in rows
         ],

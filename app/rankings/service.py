@@ -10,10 +10,9 @@ from app.cycles.service import get_cycle
 from app.errors import Forbidden, ValidationFailed, field_error
 from app.models import Cycle, CycleStatus, Role, User, Weighting
 from app.rankings import compute
-from app.rankings.inputs import gather
+from app.rankings.inputs import RESAMPLES, SEED, gather
 from app.rankings.schemas import SelectionRequest, WeightingRef
 from app.weightings.service import get_weighting
-from scoring import compare_rankings
 
 SCORERS_SEE_FROM = (CycleStatus.moderation.value, CycleStatus.closed.value)
 
@@ -42,11 +41,24 @@ def load(
     weighting_id: int | None,
     aggregation: str,
     scorers_see_from: tuple[str, ...],
+    *,
+    include_below_quorum: bool = False,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
 ) -> tuple[Cycle, Weighting, dict[str, Any]]:
     cycle = get_cycle(session, cycle_id)
     check_can_read(user, cycle, scorers_see_from)
     weighting = get_weighting(session, cycle.id, weighting_id)
-    return cycle, weighting, gather(session, cycle, weighting, aggregation)
+    doc = gather(
+        session,
+        cycle,
+        weighting,
+        aggregation,
+        include_below_quorum=include_below_quorum,
+        resamples=resamples,
+        seed=seed,
+    )
+    return cycle, weighting, doc
 
 
 def filter_items(
@@ -84,11 +96,26 @@ def selection_request(cycle: Cycle, doc: dict[str, Any], req: SelectionRequest) 
             )
         else:
             budgets[y.year] = int(amount * 100)
-    known = {p["id"] for p in doc["proposals"]}
+    arrays = compute.Arrays(doc)
+    ranked = set(arrays.ranked_ids)
+    waiting = {
+        arrays.ids[i]: compute.coverage_text(int(arrays.submitted[i]), int(arrays.eligible[i]))
+        for i in range(len(arrays.ids))
+        if not arrays.ranked[i]
+    }
 
     def check(ids: list[int], loc: list) -> None:
         for i, pid in enumerate(ids):
-            if pid not in known:
+            if pid in waiting:
+                errors.append(
+                    field_error(
+                        [*loc, i],
+                        f"proposal {pid} is below quorum ({waiting[pid]}) and not ranked; "
+                        "set include_below_quorum to include it",
+                        "below_quorum",
+                    )
+                )
+            elif pid not in ranked:
                 errors.append(
                     field_error([*loc, i], f"proposal {pid} is not a submitted proposal of this cycle")
                 )
@@ -137,29 +164,4 @@ def run_selection(
 
 
 def compare(doc_a: dict[str, Any], doc_b: dict[str, Any], top_k: int) -> dict[str, Any]:
-    a, b = compute.Arrays(doc_a), compute.Arrays(doc_b)
-    if not a.ids:
-        return {"kendall_tau_b": None, "entries": [], "exits": [], "items": []}
-    _, ra = a.rank()
-    _, rb = b.rank()
-    result = compare_rankings(ra, rb, top_k=top_k)
-    items = sorted(
-        (
-            {
-                "proposal_id": a.ids[i],
-                "reference": a.references[i],
-                "rank_a": int(ra.rank[i]),
-                "rank_b": int(rb.rank[i]),
-                "shift": int(ra.rank[i] - rb.rank[i]),
-            }
-            for i in range(len(a.ids))
-        ),
-        key=lambda it: (it["rank_b"], it["reference"]),
-    )
-    tau = float(result.tau_b)
-    return {
-        "kendall_tau_b": None if tau != tau else tau,
-        "entries": [a.ids[i] for i in result.entries],
-        "exits": [a.ids[i] for i in result.exits],
-        "items": items,
-    }
+    return compute.compare(doc_a, doc_b, top_k)

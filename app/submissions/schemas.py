@@ -29,6 +29,11 @@ class SubmissionCreate(BaseModel):
     selection: SelectionSpec | None = Field(None, description="Include a budget-constrained selection.")
     note: str = Field("", max_length=10000)
     supersedes_id: int | None = Field(None, description="The submission this one replaces.")
+    include_below_quorum: bool = Field(
+        False,
+        description="Also rank and select proposals below quorum (each flagged below_quorum); the choice "
+        "is frozen in the submission.",
+    )
 
 
 class SubmissionSummary(BaseModel):

@@ -36,11 +36,32 @@ def sha256(document: dict[str, Any]) -> str:
 
 
 def results_for(inputs: dict[str, Any], selection_req: dict[str, Any] | None) -> dict[str, Any]:
-    """What a submission shows, computed from its frozen inputs alone."""
+    """What a submission shows, computed from its frozen inputs alone.
+
+    From version 2 of the inputs, proposals below quorum (unless the submission included them) are left
+    out of the ranking and the selection and listed apart, under ``not_ranked``, with their coverage."""
+    selection = run_selection(inputs, selection_req) if selection_req is not None else None
+    if compute.version_of(inputs) < 2:
+        return {"ranking": compute.ranking_items(inputs), "selection": selection}
+    result = compute.ranking(inputs)
     return {
-        "ranking": compute.ranking_items(inputs),
-        "selection": run_selection(inputs, selection_req) if selection_req is not None else None,
+        "ranking": [it for it in result["items"] if it["rank"] is not None],
+        "not_ranked": [it for it in result["items"] if it["rank"] is None],
+        "budget_walk": result["budget_walk"],
+        "note": result["note"],
+        "selection": selection,
     }
+
+
+def check_something_to_submit(inputs: dict[str, Any]) -> None:
+    """A submission freezes a ranking: refuse one with nothing ranked, saying what is missing."""
+    arrays = compute.Arrays(inputs)
+    if not arrays.ranked_ids:
+        note = compute.ranking_note(arrays) or "nothing is ranked"
+        raise Conflict(
+            f"Nothing to submit. {note}"
+            + (" Wait for more scorecards, or set include_below_quorum." if arrays.ids else ""),
+        )
 
 
 def check_reader(user: User) -> None:
@@ -69,7 +90,10 @@ def issue(session: Session, user: User, cycle_id: int, data: SubmissionCreate) -
             raise Conflict(
                 f"Submission {predecessor.id} is already superseded by {predecessor.superseded_by_id}."
             )
-    inputs = gather(session, cycle, weighting, data.aggregation)
+    inputs = gather(
+        session, cycle, weighting, data.aggregation, include_below_quorum=data.include_below_quorum
+    )
+    check_something_to_submit(inputs)
     selection_req = None
     if data.selection is not None:
         selection_req = selection_request(
@@ -133,6 +157,7 @@ def issue(session: Session, user: User, cycle_id: int, data: SubmissionCreate) -
             "weighting_id": weighting.id,
             "aggregation": data.aggregation,
             "with_selection": selection_req is not None,
+            "include_below_quorum": data.include_below_quorum,
         },
     )
     return sub
@@ -175,9 +200,10 @@ SELECTED_COLUMN = {"selected": "Selected"}
 def rows_with_selected(sub: Submission) -> list[dict[str, Any]]:
     selection = sub.content["results"].get("selection")
     chosen = set(selection["selected"]) if selection else set()
+    results = sub.content["results"]
     return [
         {**it, "selected": ("yes" if it["proposal_id"] in chosen else "no") if selection else ""}
-        for it in sub.content["results"]["ranking"]
+        for it in [*results["ranking"], *results.get("not_ranked", [])]
     ]
 
 
