@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.cycles.service import get_cycle
 from app.errors import Forbidden
-from app.models import Proposal, Role, User
+from app.models import Cycle, ModeratedScore, Proposal, Role, User
 from app.panels.schemas import CycleProgress, MissingScorecard, PanelProgress, ProgressScorer
 from app.panels.service import visible_panels
 from app.rankings.compute import number_or_none
@@ -18,7 +18,8 @@ from app.scorecards.schemas import (
     ProposalAgreement,
     ScorerLeniency,
 )
-from app.scorecards.service import PRINCIPLES, conflicted_pairs, count_scorecards, load_tensor
+from app.scorecards.service import PRINCIPLES, ScoreTensor, conflicted_pairs, count_scorecards, load_tensor
+from scoring.agreement import Agreement
 from scoring.agreement import agreement as agreement_figures
 
 
@@ -92,6 +93,36 @@ def progress(session: Session, user: User, cycle_id: int) -> CycleProgress:
     return CycleProgress(cycle_id=cycle_id, panels=out)
 
 
+def moderated_mask(session: Session, proposal_ids: list[int]) -> np.ndarray:
+    """``(P, 12)`` True where the chair has agreed a moderated score (or not applicable)."""
+    mask = np.zeros((len(proposal_ids), len(PRINCIPLES)), dtype=bool)
+    if proposal_ids:
+        index = {pid: i for i, pid in enumerate(proposal_ids)}
+        for pid, number in session.execute(
+            select(ModeratedScore.proposal_id, ModeratedScore.principle_number).where(
+                ModeratedScore.proposal_id.in_(proposal_ids)
+            )
+        ):
+            mask[index[pid], number - 1] = True
+    return mask
+
+
+def figures(session: Session, cycle: Cycle, tensor: ScoreTensor) -> tuple[Agreement, np.ndarray]:
+    """Agreement of submitted scorecards (answered scores only) with the cycle's threshold; moderated
+    cells are settled and never flagged. Also returns the moderated mask."""
+    mask = moderated_mask(session, tensor.proposal_ids)
+    result = agreement_figures(
+        tensor.scores,
+        tensor.not_applicable,
+        na_policy=cycle.not_applicable_policy,
+        scale_min=cycle.scale_min,
+        scale_max=cycle.scale_max,
+        threshold=cycle.disagreement_threshold,
+        moderated=mask,
+    )
+    return result, mask
+
+
 def agreement(session: Session, user: User, cycle_id: int) -> CycleAgreement:
     cycle = get_cycle(session, cycle_id)
     panels = _chaired_panels(session, user, cycle_id)
@@ -106,13 +137,7 @@ def agreement(session: Session, user: User, cycle_id: int) -> CycleAgreement:
         else {}
     )
     tensor = load_tensor(session, proposal_ids)
-    result = agreement_figures(
-        tensor.scores,
-        tensor.not_applicable,
-        na_policy=cycle.not_applicable_policy,
-        scale_min=cycle.scale_min,
-        scale_max=cycle.scale_max,
-    )
+    result, moderated = figures(session, cycle, tensor)
     answered = ~np.isnan(tensor.scores) | tensor.not_applicable
     proposals = []
     for i, pid in enumerate(tensor.proposal_ids):
@@ -123,6 +148,7 @@ def agreement(session: Session, user: User, cycle_id: int) -> CycleAgreement:
                 spread=number_or_none(result.spread[i, k]),
                 sd=number_or_none(result.sd[i, k]),
                 needs_moderation=bool(result.flagged[i, k]),
+                moderated=bool(moderated[i, k]),
             )
             for k in range(len(PRINCIPLES))
         ]
@@ -148,6 +174,7 @@ def agreement(session: Session, user: User, cycle_id: int) -> CycleAgreement:
     ]
     return CycleAgreement(
         cycle_id=cycle_id,
+        disagreement_threshold=cycle.disagreement_threshold,
         krippendorff_alpha=number_or_none(result.alpha),
         proposals=proposals,
         scorers=scorers,

@@ -140,7 +140,10 @@ class PrincipleAgreement(BaseModel):
     n: int
     spread: float | None
     sd: float | None
-    needs_moderation: bool
+    needs_moderation: bool = Field(
+        description="Spread of answered scores at least the cycle's threshold, and not yet moderated."
+    )
+    moderated: bool = Field(description="The chair has agreed a score for this principle.")
 
 
 class ProposalAgreement(BaseModel):
@@ -161,6 +164,7 @@ class ScorerLeniency(BaseModel):
 
 class CycleAgreement(BaseModel):
     cycle_id: int
+    disagreement_threshold: int = Field(description="The cycle's setting: spreads this wide are flagged.")
     krippendorff_alpha: float | None = Field(description="Ordinal alpha over all cells; null when undefined.")
     proposals: list[ProposalAgreement]
     scorers: list[ScorerLeniency]

@@ -18,7 +18,6 @@ from app.web.forms import errors_from, text
 from app.web.proposal_pages import principles
 from app.web.render import render
 from app.web.session import WebUser, checked_form
-from scoring.agreement import agreement as agreement_figures
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,16 +33,11 @@ def _panel(session, web, panel_id: int) -> Panel:
 
 def _heat(session, web, cycle: Cycle, proposal_id: int):
     """Scorer × principle grid of one proposal (drafts included, for the chair), with cells flagged where
-    the submitted scores spread by 2 or more."""
+    the submitted answered scores spread by the cycle's threshold or more and the chair has not yet
+    agreed a moderated score (the figures of the agreement endpoint)."""
     cards = service.list_for_proposal(session, web.user, proposal_id)
     tensor = service.load_tensor(session, [proposal_id])
-    figures = agreement_figures(
-        tensor.scores,
-        tensor.not_applicable,
-        na_policy=cycle.not_applicable_policy,
-        scale_min=cycle.scale_min,
-        scale_max=cycle.scale_max,
-    )
+    figures, _ = review.figures(session, cycle, tensor)
     flagged = {k + 1 for k in range(12) if figures.flagged[0, k]} if tensor.scorer_ids else set()
     spread = {k + 1: number_or_none(figures.spread[0, k]) for k in range(12)} if tensor.scorer_ids else {}
     names = names_of(session, {c.scorer_id for c in cards})
