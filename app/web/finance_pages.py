@@ -149,6 +149,7 @@ def _weightings_page(request, web, session, cycle, errors=None, values=None, sta
         cycle=cycle,
         cycles=all_cycles(session),
         weightings=weightings.list_weightings(session, cycle.id),
+        can_manage=weightings.can_manage(web.user),
         principles=principles(session),
         errors=errors or {},
         values=values or {},
@@ -166,6 +167,7 @@ def weightings_page(
 
 @router.post("/weightings", response_class=HTMLResponse)
 def create_weighting(request: Request, web: WebUser, session: SessionDep, form=Depends(checked_form)):
+    weightings.require_manager(web.user)  # the error page, before the form is read
     cycle = _cycle(session, int(text(form, "cycle_id") or 0))
     method = text(form, "method")
     values = {k: text(form, k) for k in form if k != "csrf_token"}

@@ -10,12 +10,24 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.audit.service import record
-from app.errors import Conflict, NotFound, ValidationFailed, field_error
-from app.models import Cycle, User, Weighting
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
+from app.models import Cycle, Role, User, Weighting
 from app.weightings.schemas import WeightingCreate
 from scoring import ScoringInputError, derive_weights
 
 EQUAL_NAME = "Equal weights"
+MANAGERS = (Role.admin, Role.chair)
+
+
+def can_manage(user: User) -> bool:
+    """Chairs and admins create weightings and choose a cycle's default; everyone signed in reads them."""
+    return user.has_role(*MANAGERS)
+
+
+def require_manager(actor: User | None) -> None:
+    """``None`` is the service itself (the equal weighting created with a cycle)."""
+    if actor is not None and not can_manage(actor):
+        raise Forbidden("Only chairs and admins create weightings or change a cycle's default weighting.")
 
 
 def as_json(value: Any) -> Any:
@@ -67,6 +79,7 @@ def _derive(data: WeightingCreate):
 
 
 def create_weighting(session: Session, actor: User | None, cycle_id: int, data: WeightingCreate) -> Weighting:
+    require_manager(actor)
     if session.get(Cycle, cycle_id) is None:
         raise NotFound(f"Cycle {cycle_id} does not exist.")
     if session.scalar(
@@ -133,6 +146,7 @@ def create_equal(session: Session, actor: User | None, cycle_id: int) -> Weighti
 
 
 def make_default(session: Session, actor: User, weighting: Weighting) -> Weighting:
+    require_manager(actor)
     previous = session.scalar(
         select(Weighting.id).where(Weighting.cycle_id == weighting.cycle_id, Weighting.is_default)
     )
