@@ -18,6 +18,7 @@ from .aggregate import AGGREGATIONS, Aggregate, aggregate, answer_values, scorer
 from .agreement import Agreement, agreement, krippendorff_alpha_ordinal
 from .compare import RankingComparison, compare_rankings, kendall_tau_b
 from .errors import DisconnectedComparisonsError, ScoringError, ScoringInputError
+from .intervals import RankIntervals, rank_intervals
 from .ranking import RankedItem, Ranking, effective_weights, rank, weighted_scores
 from .rules import CR_THRESHOLD, N_PRINCIPLES, SPREAD_FLAG, TIE_TOLERANCE, normalise
 from .selection import (
@@ -71,6 +72,7 @@ __all__ = [
     "Interval",
     "PairwiseDiagnostics",
     "Portfolio",
+    "RankIntervals",
     "RankedItem",
     "Ranking",
     "RankingComparison",
@@ -100,6 +102,7 @@ __all__ = [
     "pairwise_weights",
     "portfolio",
     "rank",
+    "rank_intervals",
     "rank_order_centroid",
     "rank_order_weights",
     "scorer_leniency",

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.deps import CurrentUser, SessionDep
-from app.models import Submission
+from app.models import Submission, User
 from app.pagination import Page
 from app.rankings.endpoints import CSV, XLSX, audit_export, file_response
 from app.submissions import service
@@ -33,15 +33,20 @@ def summary(s: Submission) -> SubmissionSummary:
     )
 
 
+def submission_out(user: User, s: Submission) -> SubmissionOut:
+    content, withheld = service.visible_content(user, s)
+    return SubmissionOut(**summary(s).model_dump(), content=content, answers_withheld=withheld)
+
+
 @router.post(
     "/cycles/{cycle_id}/submissions",
     response_model=SubmissionOut,
     status_code=201,
-    summary="Freeze a ranking (and optionally a selection) with all its inputs into a hashed submission",
+    summary="Freeze a ranking (and optionally a selection) with all its inputs into a hashed submission "
+    "(cycle in moderation or closed; an admin may override with override_reason)",
 )
 def issue(cycle_id: int, data: SubmissionCreate, session: SessionDep, user: CurrentUser) -> SubmissionOut:
-    s = service.issue(session, user, cycle_id, data)
-    return SubmissionOut(**summary(s).model_dump(), content=s.content)
+    return submission_out(user, service.issue(session, user, cycle_id, data))
 
 
 @router.get(
@@ -54,10 +59,13 @@ def list_submissions(cycle_id: int, session: SessionDep, user: CurrentUser) -> P
     return Page.whole(rows)
 
 
-@router.get("/submissions/{submission_id:int}", response_model=SubmissionOut, summary="One submission, whole")
+@router.get(
+    "/submissions/{submission_id:int}",
+    response_model=SubmissionOut,
+    summary="One submission, whole (the individual scorers' answers for admins only)",
+)
 def get_submission(submission_id: int, session: SessionDep, user: CurrentUser) -> SubmissionOut:
-    s = service.get_submission(session, user, submission_id)
-    return SubmissionOut(**summary(s).model_dump(), content=s.content)
+    return submission_out(user, service.get_submission(session, user, submission_id))
 
 
 @router.get(

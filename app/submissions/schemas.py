@@ -34,6 +34,12 @@ class SubmissionCreate(BaseModel):
         description="Also rank and select proposals below quorum (each flagged below_quorum); the choice "
         "is frozen in the submission.",
     )
+    override_reason: str | None = Field(
+        None,
+        max_length=2000,
+        description="Admins only: why this submission is issued while the cycle is not yet in moderation "
+        "or closed. Required then; recorded in the submission and the audit trail.",
+    )
 
 
 class SubmissionSummary(BaseModel):
@@ -52,7 +58,15 @@ class SubmissionSummary(BaseModel):
 
 
 class SubmissionOut(SubmissionSummary):
-    content: dict[str, Any] = Field(description="The frozen document: inputs, selection request and results.")
+    content: dict[str, Any] = Field(
+        description="The frozen document: inputs, selection request and results. The individual scorers' "
+        "answers (content.inputs.answers) are shown to admins only; for others they are null."
+    )
+    answers_withheld: str | None = Field(
+        None,
+        description="Why content.inputs.answers is null in this response; null when it is shown. "
+        "content_sha256 always covers the stored answers.",
+    )
 
 
 class Verification(BaseModel):

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from app.audit.service import record
 from app.cycles.service import get_cycle
-from app.errors import Conflict, Forbidden, NotFound
-from app.models import Role, Submission, User
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
+from app.models import Cycle, CycleStatus, Role, Submission, User
 from app.rankings import compute
 from app.rankings.inputs import gather
 from app.rankings.schemas import SelectionRequest
@@ -22,6 +22,12 @@ from app.submissions.schemas import SubmissionCreate
 from app.weightings.service import get_weighting
 
 READERS = (Role.admin, Role.chair, Role.finance)
+# A submission freezes the panel's settled view: once scoring is over.
+ISSUABLE = (CycleStatus.moderation.value, CycleStatus.closed.value)
+ANSWERS_WITHHELD = (
+    "The individual scorers' answers are shown to admins only. They are kept in the frozen record: "
+    "content_sha256 covers them and verification recomputes the results from them."
+)
 
 
 def canonical(document: dict[str, Any]) -> bytes:
@@ -69,6 +75,46 @@ def check_reader(user: User) -> None:
         raise Forbidden("Submissions are for finance, chairs and admins.")
 
 
+def visible_content(user: User, sub: Submission) -> tuple[dict[str, Any], str | None]:
+    """The submission's document as ``user`` may see it, and why anything is withheld.
+
+    Individual answers ``[proposal_id, scorer_id, principle, score, na]`` are scorecard-level data: they
+    are hashed and stored, but only admins read them here. The stored row is never changed."""
+    content = sub.content
+    if user.has_role(Role.admin):
+        return content, None
+    return {**content, "inputs": {**content["inputs"], "answers": None}}, ANSWERS_WITHHELD
+
+
+def check_can_issue(user: User, cycle: Cycle, override_reason: str | None) -> dict[str, str] | None:
+    """Submissions come from a cycle in moderation or closed; an admin may override with a reason.
+
+    Returns the override to record, or None."""
+    if cycle.status in ISSUABLE:
+        return None
+    if not user.has_role(Role.admin):
+        raise Conflict(
+            f"Cycle {cycle.id} is in '{cycle.status}': submissions are issued once the cycle is in "
+            "moderation or closed (an admin may override this with a reason).",
+            current_status=cycle.status,
+        )
+    reason = (override_reason or "").strip()
+    if not reason:
+        raise ValidationFailed(
+            f"Cycle {cycle.id} is in '{cycle.status}'; an admin issuing a submission before moderation "
+            "must give override_reason.",
+            errors=[
+                field_error(
+                    ["body", "override_reason"],
+                    f"required while the cycle is in '{cycle.status}': say why the submission cannot wait "
+                    "for moderation",
+                    "missing",
+                )
+            ],
+        )
+    return {"cycle_status": cycle.status, "reason": reason}
+
+
 def get_submission(session: Session, user: User, submission_id: int) -> Submission:
     check_reader(user)
     sub = session.get(Submission, submission_id)
@@ -80,6 +126,7 @@ def get_submission(session: Session, user: User, submission_id: int) -> Submissi
 def issue(session: Session, user: User, cycle_id: int, data: SubmissionCreate) -> Submission:
     check_reader(user)
     cycle = get_cycle(session, cycle_id)
+    override = check_can_issue(user, cycle, data.override_reason)
     weighting = get_weighting(session, cycle.id, data.weighting_id)
     predecessor = None
     if data.supersedes_id is not None:
@@ -113,6 +160,8 @@ def issue(session: Session, user: User, cycle_id: int, data: SubmissionCreate) -
         "selection_request": selection_req,
         "results": results_for(inputs, selection_req),
     }
+    if override is not None:
+        content["override"] = override
     sub = Submission(
         cycle_id=cycle.id,
         title=data.title,
@@ -158,6 +207,7 @@ def issue(session: Session, user: User, cycle_id: int, data: SubmissionCreate) -
             "aggregation": data.aggregation,
             "with_selection": selection_req is not None,
             "include_below_quorum": data.include_below_quorum,
+            **({"override": override} if override is not None else {}),
         },
     )
     return sub

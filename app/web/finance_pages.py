@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.deps import SessionDep, SettingsDep
 from app.errors import NotFound, ServiceError
-from app.models import Cycle, Weighting
+from app.models import Cycle, Role, Weighting
 from app.rankings import compute
 from app.rankings import service as rankings
 from app.rankings.endpoints import MEDIA, ranking_download
@@ -236,6 +236,8 @@ def _submissions_page(request, web, session, cycle, *, errors=None, status=200, 
         submissions=submissions.list_submissions(session, web.user, cycle.id),
         weightings=weightings.list_weightings(session, cycle.id),
         aggregations=AGGREGATIONS,
+        issuable=cycle.status in submissions.ISSUABLE,
+        can_override=web.user.has_role(Role.admin),
         errors=errors or {},
         message=message,
     )
@@ -259,6 +261,7 @@ def issue(request: Request, web: WebUser, session: SessionDep, form=Depends(chec
             aggregation=text(form, "aggregation") or "mean",
             note=text(form, "note"),
             selection=SelectionSpec() if form.get("with_selection") == "on" else None,
+            override_reason=text(form, "override_reason") or None,
         )
         with session.begin_nested():
             submissions.issue(session, web.user, cycle.id, data)

@@ -4,7 +4,8 @@ password changes, fresh sign-in for personal tokens, and sign-out of a bearer to
 import pytest
 from sqlalchemy import select
 
-from app.models import Weighting
+from app.models import AuditEvent, Submission, Weighting
+from app.submissions.service import sha256
 from tests.api.test_web_sessions import csrf_of, sign_in
 
 API = "/api/v1"
@@ -125,3 +126,80 @@ def test_web_weightings_allowed_to_chair(client, factory, admin, db):
             select(Weighting.name).where(Weighting.cycle_id == cycle["id"], Weighting.is_default)
         )
     assert default == "Chair's points"
+
+
+# --- 2. submissions: from moderation or closed; individual answers for admins only ------------------
+
+
+def test_submission_needs_moderation_or_an_admin_override(client, panel_world, db):
+    w = panel_world
+    cid = w["cycle"]["id"]
+    url = f"{API}/cycles/{cid}/submissions"
+    for who in ("finance", "chair", "other_chair"):
+        r = client.post(url, headers=w[who].headers, json={"title": "Too early"})
+        assert r.status_code == 409, r.text
+        assert "'scoring'" in r.json()["detail"] and r.json()["current_status"] == "scoring"
+    r = client.post(url, headers=w["finance"].headers, json={"title": "Early", "override_reason": "Board"})
+    assert r.status_code == 409  # only admins override
+    for body in ({"title": "No reason"}, {"title": "Blank", "override_reason": "   "}):
+        r = client.post(url, headers=w["admin"].headers, json=body)
+        assert r.status_code == 422, r.text
+        assert [e["loc"] for e in r.json()["errors"]] == [["body", "override_reason"]]
+    r = client.post(
+        url,
+        headers=w["admin"].headers,
+        json={"title": "Interim for the board", "override_reason": "Board meets before moderation ends"},
+    )
+    assert r.status_code == 201, r.text
+    sub = r.json()
+    assert sub["content"]["override"] == {
+        "cycle_status": "scoring",
+        "reason": "Board meets before moderation ends",
+    }
+    with db.unit_of_work() as s:
+        event = s.scalar(
+            select(AuditEvent).where(
+                AuditEvent.action == "submission.issued", AuditEvent.entity_id == str(sub["id"])
+            )
+        )
+        assert event.changes["override"]["reason"] == "Board meets before moderation ends"
+    assert client.get(f"{API}/submissions/{sub['id']}/verify", headers=w["admin"].headers).json()["verified"]
+    # from moderation on, finance and chairs issue without any override
+    client.post(f"{API}/cycles/{cid}/transition", json={"to": "moderation"}, headers=w["admin"].headers)
+    r = client.post(url, headers=w["finance"].headers, json={"title": "After moderation"})
+    assert r.status_code == 201, r.text
+    assert "override" not in r.json()["content"]
+
+
+def test_submission_shows_individual_answers_to_admins_only(client, panel_world, db):
+    w = panel_world
+    cid = w["cycle"]["id"]
+    client.post(f"{API}/cycles/{cid}/transition", json={"to": "moderation"}, headers=w["admin"].headers)
+    r = client.post(f"{API}/cycles/{cid}/submissions", headers=w["finance"].headers, json={"title": "Final"})
+    assert r.status_code == 201, r.text
+    issued = r.json()
+    assert issued["content"]["inputs"]["answers"] is None and "admins only" in issued["answers_withheld"]
+    sid = issued["id"]
+    # the scorecards themselves are refused to these users, and so are the answers inside a submission
+    for who in ("finance", "other_chair"):
+        assert (
+            client.get(
+                f"{API}/proposals/{w['proposal']['id']}/scorecards", headers=w[who].headers
+            ).status_code
+            == 403
+        )
+        got = client.get(f"{API}/submissions/{sid}", headers=w[who].headers).json()
+        assert got["content"]["inputs"]["answers"] is None
+        assert got["answers_withheld"] and got["content_sha256"] == issued["content_sha256"]
+        assert got["content"]["results"]["ranking"][0]["scorers"] == 2  # aggregates stay
+    full = client.get(f"{API}/submissions/{sid}", headers=w["admin"].headers).json()
+    assert full["answers_withheld"] is None
+    answers = full["content"]["inputs"]["answers"]
+    assert len(answers) == 24 and {a[1] for a in answers} == {s.id for s in w["scorers"]}
+    assert sha256(full["content"]) == full["content_sha256"]
+    # the stored row still holds the answers, its hash is unchanged, and verification recomputes from it
+    with db.unit_of_work() as s:
+        row = s.get(Submission, sid)
+        assert len(row.content["inputs"]["answers"]) == 24 and sha256(row.content) == row.content_sha256
+    v = client.get(f"{API}/submissions/{sid}/verify", headers=w["finance"].headers).json()
+    assert v["verified"] is True

@@ -180,6 +180,16 @@ def test_verify_submission_command(database_url):
             "/api/v1/auth/token", data={"username": "finance@example.org", "password": "demo-password"}
         )
         headers = {"Authorization": f"Bearer {tok.json()['access_token']}"}
+        # the demo cycle is in scoring; submissions are issued once it is in moderation
+        admin = c.post(
+            "/api/v1/auth/token", data={"username": "admin@example.org", "password": "demo-password"}
+        )
+        r = c.post(
+            "/api/v1/cycles/1/transition",
+            json={"to": "moderation"},
+            headers={"Authorization": f"Bearer {admin.json()['access_token']}"},
+        )
+        assert r.status_code == 200, r.text
         weightings = c.get("/api/v1/cycles/1/weightings", headers=headers).json()["items"]
         assert [w["name"] for w in weightings] == ["Equal weights", "Digital and consistency first"]
         r = c.post(

@@ -126,7 +126,9 @@ def world(client, factory, admin):
         json={"submit": True, "scores": [{"principle": p, "score": 3} for p in range(1, 13)]},
     ).json()
     sub = client.post(
-        f"{API_PREFIX}/cycles/{cycle['id']}/submissions", headers=admin.headers, json={"title": "Baseline"}
+        f"{API_PREFIX}/cycles/{cycle['id']}/submissions",
+        headers=admin.headers,
+        json={"title": "Baseline", "override_reason": "Baseline for the permissions matrix"},
     ).json()
     weighting = client.get(f"{API_PREFIX}/cycles/{cycle['id']}/weightings", headers=admin.headers).json()
     token = client.post(f"{API_PREFIX}/users/me/tokens", headers=admin.headers, json={"name": "t"}).json()

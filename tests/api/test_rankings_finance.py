@@ -287,6 +287,8 @@ def test_submission_frozen_hashed_verifiable(client, admin, scored, db):
             "must_fund": [ids["T-04"]],
         },
     }
+    # submissions are issued once scoring is over
+    client.post(f"{API}/cycles/{cid}/transition", json={"to": "moderation"}, headers=admin.headers)
     r1 = client.post(f"{API}/cycles/{cid}/submissions", headers=f.headers, json=body)
     assert r1.status_code == 201, r1.text
     r2 = client.post(f"{API}/cycles/{cid}/submissions", headers=f.headers, json=body)
@@ -296,7 +298,6 @@ def test_submission_frozen_hashed_verifiable(client, admin, scored, db):
     v = client.get(f"{API}/submissions/{s1['id']}/verify", headers=f.headers).json()
     assert v["verified"] is True and v["problems"] == []
     # later score changes never alter an issued submission
-    client.post(f"{API}/cycles/{cid}/transition", json={"to": "moderation"}, headers=admin.headers)
     client.put(
         f"{API}/proposals/{ids['T-05']}/moderation",
         headers=scored["chair"].headers,
