@@ -85,6 +85,29 @@ def require_not_conflicted(session: Session, user: User, proposal: Proposal) -> 
         raise Forbidden(f"You have a conflict of interest: {why}.", conflict=why)
 
 
+def chairs_proposal(session: Session, user: User, panel: Panel | None, proposal: Proposal) -> bool:
+    """Chair rights on one proposal: the chair of its panel (or an admin) with no conflict on it.
+
+    A conflicted chair or admin is like a conflicted member for that proposal: another chair or an
+    admin reads its scorecards, moderates it and reopens them."""
+    return chairs(user, panel) and conflict_of(session, user.id, proposal) is None
+
+
+def require_chairs_proposal(
+    session: Session, user: User, panel: Panel | None, proposal: Proposal, doing: str
+) -> None:
+    """403 unless ``user`` has chair rights on ``proposal``; ``doing`` says what, e.g. "moderates scores"."""
+    if not chairs(user, panel):
+        raise Forbidden(f"Only the panel's chair or an admin {doing}.")
+    why = conflict_of(session, user.id, proposal)
+    if why:
+        raise Forbidden(
+            f"You have a conflict of interest: {why}; another chair or an admin {doing} for "
+            f"{proposal.reference}.",
+            conflict=why,
+        )
+
+
 def _check_members_and_proposals(
     session: Session,
     cycle: Cycle,
@@ -221,9 +244,10 @@ def visible_panels(session: Session, user: User, cycle_id: int) -> list[Panel]:
 
 def declare_conflict(session: Session, actor: User, proposal: Proposal, data: ConflictCreate) -> Conflict:
     user_id = data.user_id if data.user_id is not None else actor.id
-    panel = panel_of(session, proposal.id)
-    if user_id != actor.id and not chairs(actor, panel):
-        raise Forbidden("Only the panel's chair or an admin records another user's conflict.")
+    if user_id != actor.id:
+        require_chairs_proposal(
+            session, actor, panel_of(session, proposal.id), proposal, "records another user's conflict"
+        )
     if session.get(User, user_id) is None:
         raise ValidationFailed(
             "Unknown user.", errors=[field_error(["body", "user_id"], f"no user {user_id}")]
@@ -249,7 +273,7 @@ def declare_conflict(session: Session, actor: User, proposal: Proposal, data: Co
 
 def list_conflicts(session: Session, user: User, proposal: Proposal) -> list[dict[str, Any]]:
     """All conflicts for the chair/admin; your own otherwise. The proposer's is listed as automatic."""
-    everyone = chairs(user, panel_of(session, proposal.id))
+    everyone = chairs_proposal(session, user, panel_of(session, proposal.id), proposal)
     rows = session.scalars(
         select(Conflict).where(Conflict.proposal_id == proposal.id).order_by(Conflict.id)
     ).all()

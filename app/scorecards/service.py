@@ -28,7 +28,15 @@ from app.models import (
     ScorecardAnswer,
     User,
 )
-from app.panels.service import chairs, conflict_of, declared_conflicts, panel_of, require_not_conflicted
+from app.panels.service import (
+    chairs,
+    chairs_proposal,
+    conflict_of,
+    declared_conflicts,
+    panel_of,
+    require_chairs_proposal,
+    require_not_conflicted,
+)
 from app.scorecards.schemas import (
     Answer,
     AnswerOut,
@@ -292,8 +300,10 @@ def save_batch(session: Session, user: User, items: list) -> list[ScorecardOut]:
 
 
 def can_see_all(session: Session, user: User, ctx: Context) -> None:
-    """Chairs of the panel and admins see every scorecard; a member only after submitting their own."""
+    """Chairs of the panel and admins see every scorecard, unless conflicted on the proposal; a member
+    only after submitting their own."""
     if chairs(user, ctx.panel):
+        require_chairs_proposal(session, user, ctx.panel, ctx.proposal, "reads its scorecards")
         return
     if user.has_role(Role.finance, Role.proposer) and (
         ctx.panel is None or user.id not in ctx.panel.member_ids
@@ -309,15 +319,14 @@ def list_for_proposal(session: Session, user: User, proposal_id: int) -> list[Sc
     ctx = context(session, proposal_id)
     can_see_all(session, user, ctx)
     stmt = select(Scorecard).where(Scorecard.proposal_id == proposal_id).order_by(Scorecard.scorer_id)
-    if not chairs(user, ctx.panel):
+    if not chairs_proposal(session, user, ctx.panel, ctx.proposal):
         stmt = stmt.where(Scorecard.status == "submitted")
     return [scorecard_out(session, sc, ctx.proposal, sc.scorer_id) for sc in session.scalars(stmt)]
 
 
 def reopen(session: Session, user: User, proposal_id: int, scorecard_id: int, reason: str) -> ScorecardOut:
     ctx = context(session, proposal_id)
-    if not chairs(user, ctx.panel):
-        raise Forbidden("Only the panel's chair or an admin reopens a scorecard.")
+    require_chairs_proposal(session, user, ctx.panel, ctx.proposal, "reopens a scorecard")
     if ctx.cycle.status != CycleStatus.scoring:
         raise ConflictError(
             f"Scorecards can be reopened only while the cycle is in scoring (it is '{ctx.cycle.status}')."
@@ -366,8 +375,7 @@ def get_moderation(session: Session, user: User, proposal_id: int) -> list[Moder
 
 def moderate(session: Session, user: User, proposal_id: int, data: ModerationPut) -> list[ModeratedScore]:
     ctx = context(session, proposal_id)
-    if not chairs(user, ctx.panel):
-        raise Forbidden("Only the panel's chair or an admin moderates scores.")
+    require_chairs_proposal(session, user, ctx.panel, ctx.proposal, "moderates scores")
     if ctx.cycle.status not in (CycleStatus.scoring, CycleStatus.moderation):
         raise ConflictError(
             f"Moderation happens in scoring or moderation; cycle {ctx.cycle.id} is '{ctx.cycle.status}'."

@@ -76,10 +76,14 @@ def _page(
         else []
     )
     chosen = next((p for p in proposals if p.id == proposal_id), proposals[0] if proposals else None)
-    heat, flagged, spread, moderated = [], set(), {}, {}
+    heat, flagged, spread, moderated, conflict = [], set(), {}, {}, None
     if chosen is not None:
-        heat, flagged, spread = _heat(session, web, cycle, chosen.id)
-        moderated = {m.principle_number: m for m in service.moderated(session, chosen.id)}
+        try:
+            heat, flagged, spread = _heat(session, web, cycle, chosen.id)
+        except Forbidden as exc:  # the chair is conflicted on this proposal: nothing of its scores is shown
+            conflict = exc.detail
+        else:
+            moderated = {m.principle_number: m for m in service.moderated(session, chosen.id)}
     return render(
         request,
         "panel.html",
@@ -95,6 +99,7 @@ def _page(
         flagged=flagged,
         spread=spread,
         moderated=moderated,
+        conflict=conflict,
         principles=principles(session),
         errors=errors or {},
         message=message,

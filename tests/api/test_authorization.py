@@ -203,3 +203,103 @@ def test_submission_shows_individual_answers_to_admins_only(client, panel_world,
         assert len(row.content["inputs"]["answers"]) == 24 and sha256(row.content) == row.content_sha256
     v = client.get(f"{API}/submissions/{sid}/verify", headers=w["finance"].headers).json()
     assert v["verified"] is True
+
+
+# --- 3. a conflicted chair is a conflicted member for that proposal ---------------------------------
+
+
+def test_chair_with_declared_conflict_cannot_read_or_moderate(client, panel_world):
+    w = panel_world
+    pid, chair = w["proposal"]["id"], w["chair"]
+    r = client.post(
+        f"{API}/proposals/{pid}/conflicts",
+        headers=chair.headers,
+        json={"type": "financial", "reason": "My team delivers it"},
+    )
+    assert r.status_code == 201, r.text
+    reads = [
+        client.get(f"{API}/proposals/{pid}/scorecards", headers=chair.headers),
+        client.get(f"{API}/proposals/{pid}/moderation", headers=chair.headers),
+        client.put(
+            f"{API}/proposals/{pid}/moderation",
+            headers=chair.headers,
+            json={"scores": [{"principle": 1, "score": 3, "note": "Agreed"}]},
+        ),
+        client.post(
+            f"{API}/proposals/{pid}/scorecards/{w['cards'][w['scorers'][0].id]}/reopen",
+            headers=chair.headers,
+            json={"reason": "Look again"},
+        ),
+    ]
+    for r in reads:
+        assert r.status_code == 403, r.text
+        body = r.json()
+        assert "conflict of interest" in body["detail"] and "My team delivers it" in body["detail"]
+        assert "AZ-1" in body["conflict"]
+    # they see only their own conflict, and cannot record others'
+    listed = client.get(f"{API}/proposals/{pid}/conflicts", headers=chair.headers).json()["items"]
+    assert [c["user_id"] for c in listed] == [chair.id]
+    r = client.post(
+        f"{API}/proposals/{pid}/conflicts",
+        headers=chair.headers,
+        json={"user_id": w["scorers"][0].id, "type": "other", "reason": "Recorded by a conflicted chair"},
+    )
+    assert r.status_code == 403 and "conflict of interest" in r.json()["detail"]
+    # an admin moderates instead
+    admin = w["admin"]
+    assert client.get(f"{API}/proposals/{pid}/scorecards", headers=admin.headers).json()["total"] == 2
+    r = client.put(
+        f"{API}/proposals/{pid}/moderation",
+        headers=admin.headers,
+        json={"scores": [{"principle": 1, "score": 3, "note": "Agreed"}]},
+    )
+    assert r.status_code == 200
+
+
+def test_chair_who_proposed_it_is_conflicted(client, factory, admin):
+    lead = factory.user("proposer")
+    scorer = factory.user("scorer")
+    cycle = factory.cycle(admin)
+    proposal = factory.proposal(lead, cycle)
+    assert proposal["proposer_id"] == lead.id
+    r = client.patch(f"{API}/users/{lead.id}", headers=admin.headers, json={"roles": ["proposer", "chair"]})
+    assert r.status_code == 200
+    r = client.post(
+        f"{API}/cycles/{cycle['id']}/panels",
+        headers=admin.headers,
+        json={
+            "name": "Lead's panel",
+            "chair_id": lead.id,
+            "member_ids": [scorer.id],
+            "proposal_ids": [proposal["id"]],
+        },
+    )
+    assert r.status_code == 201, r.text
+    client.post(f"{API}/cycles/{cycle['id']}/transition", json={"to": "scoring"}, headers=admin.headers)
+    r = client.get(f"{API}/proposals/{proposal['id']}/scorecards", headers=lead.headers)
+    assert r.status_code == 403 and "proposer of" in r.json()["detail"]
+
+
+def test_panel_page_hides_a_conflicted_proposal_from_its_chair(client, panel_world):
+    w = panel_world
+    pid, chair = w["proposal"]["id"], w["chair"]
+    page_url = f"/panels/{w['panel']['id']}?proposal_id={pid}"
+    sign_in(client, chair.email)
+    before = client.get(page_url)
+    assert before.status_code == 200 and 'class="heat"' in before.text
+    client.post(
+        f"{API}/proposals/{pid}/conflicts",
+        headers=chair.headers,
+        json={"type": "personal", "reason": "Related to the lead"},
+    )
+    page = client.get(page_url)
+    assert page.status_code == 200
+    assert 'class="heat"' not in page.text and "Save moderated scores" not in page.text
+    assert "conflict of interest" in page.text and "Related to the lead" in page.text
+    # a forged moderation post is refused by the service
+    r = client.post(
+        f"/panels/{w['panel']['id']}/moderate",
+        data={"csrf_token": csrf_of(page.text), "proposal_id": str(pid), "mod_1": "3", "note_1": "Forged"},
+    )
+    assert r.status_code in (403, 422) and "conflict of interest" in r.text
+    assert client.get(f"{API}/proposals/{pid}/moderation", headers=w["admin"].headers).json() == []
