@@ -64,6 +64,19 @@ def get_cycle(session: Session, cycle_id: int) -> Cycle:
     return cycle
 
 
+def current_cycle(session: Session) -> Cycle | None:
+    """The cycle people most likely mean: the newest under review (scoring or moderation), else the
+    newest closed one, else the newest; None when there is none. Creating next year's cycle does not
+    move everyone's ranking and submissions pages onto an empty one."""
+    for statuses in ((CycleStatus.scoring.value, CycleStatus.moderation.value), (CycleStatus.closed.value,)):
+        cycle = session.scalar(
+            select(Cycle).where(Cycle.status.in_(statuses)).order_by(Cycle.id.desc()).limit(1)
+        )
+        if cycle is not None:
+            return cycle
+    return session.scalar(select(Cycle).order_by(Cycle.id.desc()).limit(1))
+
+
 def _name_taken(session: Session, name: str, exclude_id: int | None = None) -> None:
     stmt = select(Cycle.id).where(func.lower(Cycle.name) == name.lower())
     if exclude_id is not None:

@@ -248,6 +248,8 @@ def ranking(doc: dict[str, Any]) -> dict[str, Any]:
             "kind": p["kind"],
             "panel_id": p["panel_id"],
             "weighted_score": w,
+            "rank_interval": None,
+            "p_funded": None,
             "below_quorum": bool(a.below_quorum[i]),
             "scorers": int(a.submitted[i]),
             "eligible": int(a.eligible[i]),

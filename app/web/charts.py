@@ -6,39 +6,95 @@ from html import escape
 from typing import Any
 
 
-def ranking_bars(items: list[dict[str, Any]], selected: set[int], line_after: int | None) -> str:
-    """Horizontal bars of weighted score (0-100), funded proposals dark, with the budget line drawn
-    below the last proposal that fits when walking down the list."""
-    row, label_w, bar_w = 22, 150, 420
-    height = row * len(items) + 40
+def ranking_bars(items: list[dict[str, Any]], selected: set[int], walk: dict[str, Any] | None) -> str:
+    """Horizontal bars of weighted score (0-100) for the ranked proposals, in rank order.
+
+    Dark bars are in the best funded set. ``walk`` is the budget walk down the list (the ranking's
+    ``budget_walk``, from ``scoring.budget_walk``): the dashed budget line is drawn below the last
+    proposal it funds -- where walking down the list stops funding -- and proposals above that line which
+    it skips because they do not fit what is left are hatched. When items carry a ``rank_interval``, a
+    second panel shows each proposal's rank (dot) and its 5th-95th percentile rank interval (whisker).
+    """
+    row, label_w, bar_w, gap, rank_w = 22, 150, 420, 60, 180
+    n = len(items)
+    whiskers = any(it.get("rank_interval") for it in items)
+    rank_x0 = label_w + bar_w + gap
+    width = rank_x0 + (rank_w + 20 if whiskers else 0)
+    height = row * n + 70
+    axis_y = row * n + 20
+    line_after = None if walk is None else walk["last_funded_position"]
+    skipped = set() if walk is None else set(walk["skipped"])
     parts = [
-        f'<svg class="chart" role="img" viewBox="0 0 {label_w + bar_w + 60} {height}" '
-        f'aria-label="Weighted score of each proposal, in rank order; dark bars are in the selection">',
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" '
+        'aria-label="Weighted score of each ranked proposal, in rank order; dark bars are in the best funded '
+        'set, hatched bars are skipped by the budget walk, the dashed line is where the walk stops funding">',
+        '<defs><pattern id="skip-hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
+        'patternTransform="rotate(45)"><rect width="6" height="6" class="hatch-bg"/>'
+        '<line x1="0" y1="0" x2="0" y2="6" class="hatch"/></pattern></defs>',
     ]
     for x in range(0, 101, 25):
         gx = label_w + bar_w * x / 100
         parts.append(
-            f'<line x1="{gx}" y1="10" x2="{gx}" y2="{height - 25}" class="grid"/>'
-            f'<text x="{gx}" y="{height - 10}" class="axis">{x}</text>'
+            f'<line x1="{gx}" y1="10" x2="{gx}" y2="{axis_y - 5}" class="grid"/>'
+            f'<text x="{gx}" y="{axis_y + 10}" class="axis">{x}</text>'
         )
+
+    def rank_x(r: float) -> float:
+        return rank_x0 + rank_w * (r - 1) / max(n - 1, 1)
+
+    if whiskers:
+        for r in sorted({1, max(1, (n + 1) // 2), n}):
+            gx = rank_x(r)
+            parts.append(
+                f'<line x1="{gx:.1f}" y1="10" x2="{gx:.1f}" y2="{axis_y - 5}" class="grid"/>'
+                f'<text x="{gx:.1f}" y="{axis_y + 10}" class="axis">{r}</text>'
+            )
+        parts.append(f'<text x="{rank_x0}" y="{axis_y + 24}" class="axis">rank (5th–95th percentile)</text>')
     for i, it in enumerate(items):
         y = 12 + i * row
-        w = bar_w * max(0.0, min(100.0, it["weighted_score"])) / 100
+        score = it["weighted_score"]
+        w = bar_w * max(0.0, min(100.0, score)) / 100
+        passed_over = it["proposal_id"] in skipped and line_after is not None and i < line_after
         cls = "bar funded" if it["proposal_id"] in selected else "bar"
-        ref, score = escape(it["reference"]), it["weighted_score"]
-        ref, score = escape(it["reference"]), it["weighted_score"]
+        if passed_over:
+            cls += " skipped"
+        ref = escape(it["reference"])
+        note = ", skipped: does not fit what is left of the budget" if passed_over else ""
         parts.append(
-            f"<g><title>{ref}: {score:.1f} ({escape(it['title'])})</title>"
+            f"<g><title>{ref}: {score:.1f} ({escape(it['title'])}){note}</title>"
             f'<text x="{label_w - 6}" y="{y + 14}" class="label">{it["rank"]}. {ref}</text>'
             f'<rect x="{label_w}" y="{y + 2}" width="{w:.1f}" height="{row - 6}" class="{cls}"/>'
-            f'<text x="{label_w + w + 4:.1f}" y="{y + 14}" class="value">{score:.1f}</text></g>'
+            f'<text x="{label_w + w + 4:.1f}" y="{y + 14}" class="value">{score:.1f}'
+            f"{' skipped' if passed_over else ''}</text></g>"
         )
+        interval = it.get("rank_interval")
+        if interval:
+            lo, hi, cy = rank_x(interval["low"]), rank_x(interval["high"]), y + row / 2 - 1
+            parts.append(
+                f'<g class="whisker"><title>{ref}: rank {it["rank"]}, 5th–95th percentile '
+                f"{interval['low']:g}–{interval['high']:g}</title>"
+                f'<line x1="{lo:.1f}" y1="{cy:.1f}" x2="{hi:.1f}" y2="{cy:.1f}" class="interval"/>'
+                f'<line x1="{lo:.1f}" y1="{cy - 4:.1f}" x2="{lo:.1f}" y2="{cy + 4:.1f}" class="interval"/>'
+                f'<line x1="{hi:.1f}" y1="{cy - 4:.1f}" x2="{hi:.1f}" y2="{cy + 4:.1f}" class="interval"/>'
+                f'<circle cx="{rank_x(it["rank"]):.1f}" cy="{cy:.1f}" r="3" class="rank-dot"/></g>'
+            )
         if line_after is not None and i == line_after:
             ly = y + row - 1
             parts.append(
-                f'<line x1="0" y1="{ly}" x2="{label_w + bar_w + 60}" y2="{ly}" class="budget-line"/>'
-                f'<text x="{label_w + bar_w + 56}" y="{ly - 3}" class="budget-label">budget</text>'
+                f'<line x1="0" y1="{ly}" x2="{width}" y2="{ly}" class="budget-line"/>'
+                f'<text x="{label_w + bar_w + gap - 4}" y="{ly - 3}" class="budget-label">budget</text>'
             )
+    ly = axis_y + 34
+    if walk is not None:
+        parts.append(
+            f'<g class="legend"><rect x="{label_w}" y="{ly - 9}" width="12" height="10" class="bar funded"/>'
+            f'<text x="{label_w + 16}" y="{ly}" class="axis">best funded set</text>'
+            f'<rect x="{label_w + 120}" y="{ly - 9}" width="12" height="10" class="bar skipped"/>'
+            f'<text x="{label_w + 136}" y="{ly}" class="axis">skipped by the walk: does not fit</text>'
+            f'<line x1="{label_w + 330}" y1="{ly - 4}" x2="{label_w + 356}" y2="{ly - 4}" '
+            'class="budget-line"/>'
+            f'<text x="{label_w + 360}" y="{ly}" class="axis">where the walk stops funding</text></g>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 

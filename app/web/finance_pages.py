@@ -5,6 +5,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from app.cycles.service import current_cycle
 from app.deps import SessionDep, SettingsDep
 from app.errors import NotFound, ServiceError
 from app.models import Cycle, Role, Weighting
@@ -34,38 +35,17 @@ AGGREGATIONS = [
 
 
 def _cycle(session, cycle_id: int | None) -> Cycle:
-    """The cycle asked for, or the newest one."""
-    cycle = (
-        session.get(Cycle, cycle_id)
-        if cycle_id is not None
-        else session.scalar(select(Cycle).order_by(Cycle.id.desc()))
-    )
+    """The cycle asked for, or by default the one under review (see ``current_cycle``)."""
+    cycle = session.get(Cycle, cycle_id) if cycle_id is not None else current_cycle(session)
     if cycle is None:
-        raise NotFound("There is no such review cycle yet.")
+        raise NotFound(
+            "There is no such review cycle yet." if cycle_id is not None else "There is no review cycle yet."
+        )
     return cycle
 
 
 def all_cycles(session) -> list[Cycle]:
     return list(session.scalars(select(Cycle).order_by(Cycle.id.desc())))
-
-
-def budget_line(items: list[dict], doc: dict) -> int | None:
-    """Index of the last proposal that fits when walking down the list and taking each that fits every
-    year; None when no budget is set."""
-    budgets = doc["cycle"]["budgets"]
-    years = doc["cycle"]["financial_years"]
-    if any(budgets.get(y) is None for y in years):
-        return None
-    net = {p["id"]: [c - s for c, s in zip(p["cost"], p["saving"], strict=True)] for p in doc["proposals"]}
-    spent = [0] * len(years)
-    last = None
-    for i, it in enumerate(items):
-        trial = [a + b for a, b in zip(spent, net[it["proposal_id"]], strict=True)]
-        if all(t <= budgets[y] for t, y in zip(trial, years, strict=True)):
-            spent, last = trial, i
-        else:
-            break
-    return last
 
 
 @router.get("/ranking", response_class=HTMLResponse)
@@ -82,18 +62,31 @@ def ranking_page(
     cycle = _cycle(session, cycle_id)
     if aggregation not in dict(AGGREGATIONS):
         aggregation = "mean"
+    include = request.query_params.get("include_below_quorum") in ("on", "true", "1")
     cycle, weighting, doc = rankings.load(
-        session, web.user, cycle.id, weighting_id, aggregation, tuple(settings.scorers_see_rankings_from)
+        session,
+        web.user,
+        cycle.id,
+        weighting_id,
+        aggregation,
+        tuple(settings.scorers_see_rankings_from),
+        include_below_quorum=include,
     )
-    items = compute.ranking_items(doc)
+    result = compute.ranking(doc)
+    items = result["items"]
+    ranked = [it for it in items if it["rank"] is not None]
+    waiting = [it for it in items if it["rank"] is None]
+    walk = result["budget_walk"]
     selected, selection, note = set(), None, None
-    if items and all(v is not None for v in doc["cycle"]["budgets"].values()):
+    if ranked and walk is not None:
         try:
             request_ = rankings.selection_request(cycle, doc, SelectionRequest(time_limit_s=5))
             selection = rankings.run_selection(doc, request_, with_frontier=False)
             selected = set(selection["selected"])
         except ServiceError as exc:
             note = exc.detail
+    elif ranked:
+        note = "The cycle has no budget for every financial year, so there is no funded set or budget line."
     chosen = next((it for it in items if it["proposal_id"] == proposal_id), None)
     titles = {p.number: p.title for p in principles(session)}
     return render(
@@ -107,16 +100,21 @@ def ranking_page(
         aggregations=AGGREGATIONS,
         cycles=all_cycles(session),
         weightings=weightings.list_weightings(session, cycle.id),
-        items=items,
+        items=ranked,
+        waiting=waiting,
+        ranking_note=result["note"],
+        walk=walk,
+        include_below_quorum=include,
         selected=selected,
         selection=selection,
         note=note,
-        chart=ranking_bars(items, selected, budget_line(items, doc)) if items else "",
+        chart=ranking_bars(ranked, selected, walk) if ranked else "",
         chosen=chosen,
         profile=profile_bars(chosen["principle_scores"], cycle.scale_min, cycle.scale_max, titles)
         if chosen
         else "",
-        query=f"cycle_id={cycle.id}&weighting_id={weighting.id}&aggregation={aggregation}",
+        query=f"cycle_id={cycle.id}&weighting_id={weighting.id}&aggregation={aggregation}"
+        + ("&include_below_quorum=on" if include else ""),
     )
 
 
@@ -134,7 +132,13 @@ def ranking_file(
     if fmt not in ("csv", "xlsx") or aggregation not in dict(AGGREGATIONS):
         return render(request, "error.html", web, status=404, title="Not found", detail="No such download.")
     _, _, doc = rankings.load(
-        session, web.user, cycle_id, weighting_id, aggregation, tuple(settings.scorers_see_rankings_from)
+        session,
+        web.user,
+        cycle_id,
+        weighting_id,
+        aggregation,
+        tuple(settings.scorers_see_rankings_from),
+        include_below_quorum=request.query_params.get("include_below_quorum") in ("on", "true", "1"),
     )
     return ranking_download(request, web.user, fmt, doc, compute.ranking_items(doc))
 
@@ -261,6 +265,7 @@ def issue(request: Request, web: WebUser, session: SessionDep, form=Depends(chec
             aggregation=text(form, "aggregation") or "mean",
             note=text(form, "note"),
             selection=SelectionSpec() if form.get("with_selection") == "on" else None,
+            include_below_quorum=form.get("include_below_quorum") == "on",
             override_reason=text(form, "override_reason") or None,
         )
         with session.begin_nested():
