@@ -65,9 +65,17 @@ def is_staff(user: User) -> bool:
     return user.has_role(*STAFF_ROLES)
 
 
+def can_read(user: User, proposal: Proposal) -> bool:
+    """Its proposer always; chairs and admins (who manage proposals) always; scorers and finance once it
+    is no longer a draft. A draft is its proposer's work in progress."""
+    if proposal.proposer_id == user.id or user.has_role(*MANAGER_ROLES):
+        return True
+    return is_staff(user) and proposal.status != ProposalStatus.draft.value
+
+
 def get_proposal(session: Session, user: User, proposal_id: int) -> Proposal:
     proposal = session.scalar(select(Proposal).where(Proposal.id == proposal_id).options(*WITH_CHILDREN))
-    if proposal is None or not (is_staff(user) or proposal.proposer_id == user.id):
+    if proposal is None or not can_read(user, proposal):
         raise NotFound(f"Proposal {proposal_id} does not exist or is not yours to see.")
     return proposal
 
@@ -289,6 +297,10 @@ def list_query(
     stmt = select(Proposal).options(*WITH_CHILDREN)
     if not is_staff(user):
         stmt = stmt.where(Proposal.proposer_id == user.id)
+    elif not user.has_role(*MANAGER_ROLES):  # the same rule as can_read
+        stmt = stmt.where(
+            or_(Proposal.status != ProposalStatus.draft.value, Proposal.proposer_id == user.id)
+        )
     if cycle_id is not None:
         stmt = stmt.where(Proposal.cycle_id == cycle_id)
     if status:

@@ -23,6 +23,7 @@ from app.models import (
     PanelMember,
     PanelProposal,
     Proposal,
+    ProposalStatus,
     Role,
     Scorecard,
     ScorecardAnswer,
@@ -37,6 +38,7 @@ from app.panels.service import (
     require_chairs_proposal,
     require_not_conflicted,
 )
+from app.proposals.service import can_read
 from app.scorecards.schemas import (
     Answer,
     AnswerOut,
@@ -62,7 +64,14 @@ def context(session: Session, proposal_id: int) -> Context:
     return Context(proposal, session.get(Cycle, proposal.cycle_id), panel_of(session, proposal_id))
 
 
+def require_readable(user: User, ctx: Context) -> None:
+    """Scorers and finance do not see drafts, here either (the rule of proposals.service.can_read)."""
+    if not can_read(user, ctx.proposal):
+        raise NotFound(f"Proposal {ctx.proposal.id} does not exist or is not yours to see.")
+
+
 def require_member(session: Session, user: User, ctx: Context) -> None:
+    require_readable(user, ctx)
     if ctx.panel is None or user.id not in ctx.panel.member_ids:
         where = f"panel '{ctx.panel.name}'" if ctx.panel else "any panel"
         raise Forbidden(
@@ -302,6 +311,7 @@ def save_batch(session: Session, user: User, items: list) -> list[ScorecardOut]:
 def can_see_all(session: Session, user: User, ctx: Context) -> None:
     """Chairs of the panel and admins see every scorecard, unless conflicted on the proposal; a member
     only after submitting their own."""
+    require_readable(user, ctx)
     if chairs(user, ctx.panel):
         require_chairs_proposal(session, user, ctx.panel, ctx.proposal, "reads its scorecards")
         return
@@ -486,6 +496,7 @@ def allocation(session: Session, user: User, cycle_id: int | None) -> list[dict[
         .join(PanelProposal, PanelProposal.proposal_id == Proposal.id)
         .join(Panel, Panel.id == PanelProposal.panel_id)
         .join(PanelMember, and_(PanelMember.panel_id == Panel.id, PanelMember.user_id == user.id))
+        .where(Proposal.status != ProposalStatus.draft.value)
         .order_by(Proposal.reference)
     )
     if cycle_id is not None:

@@ -303,3 +303,35 @@ def test_panel_page_hides_a_conflicted_proposal_from_its_chair(client, panel_wor
     )
     assert r.status_code in (403, 422) and "conflict of interest" in r.text
     assert client.get(f"{API}/proposals/{pid}/moderation", headers=w["admin"].headers).json() == []
+
+
+# --- 4. drafts, cycle budgets, passwords, fresh sign-in, sign-out -----------------------------------
+
+
+def test_drafts_are_for_their_proposer_and_managers(client, factory, admin):
+    lead = factory.user("proposer")
+    cycle = factory.cycle(admin)
+    draft = factory.proposal(lead, cycle, title="Unfinished idea", status="draft")
+    ready = factory.proposal(lead, cycle, title="Finished idea")
+    url = f"{API}/proposals/{draft['id']}"
+    users = {r: factory.user(r) for r in ("scorer", "finance", "chair")}
+    for role in ("scorer", "finance"):
+        h = users[role].headers
+        assert client.get(url, headers=h).status_code == 404
+        assert client.get(f"{url}/conflicts", headers=h).status_code == 404
+        assert client.get(f"{url}/scorecards", headers=h).status_code == 404
+        listed = client.get(f"{API}/proposals", headers=h, params={"cycle_id": cycle["id"]}).json()
+        assert [p["id"] for p in listed["items"]] == [ready["id"]] and listed["total"] == 1
+        drafts = client.get(f"{API}/proposals", headers=h, params={"status": "draft"}).json()
+        assert drafts["total"] == 0
+    for who in (lead, users["chair"], admin):
+        assert client.get(url, headers=who.headers).status_code == 200
+        listed = client.get(f"{API}/proposals", headers=who.headers, params={"cycle_id": cycle["id"]}).json()
+        assert listed["total"] == 2
+    # the pages follow the same rule
+    sign_in(client, users["scorer"].email)
+    assert client.get(f"/proposals/{draft['id']}").status_code == 404
+    listing = client.get(f"/proposals?cycle_id={cycle['id']}").text
+    assert "Finished idea" in listing and "Unfinished idea" not in listing
+    sign_in(client, users["chair"].email)
+    assert "Unfinished idea" in client.get(f"/proposals?cycle_id={cycle['id']}").text
