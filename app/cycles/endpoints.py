@@ -63,7 +63,11 @@ def get_cycle(cycle_id: int, session: SessionDep, user: CurrentUser, response: R
     return cycle_out(cycle)
 
 
-@router.patch("/cycles/{cycle_id}", response_model=CycleOut, summary="Update a cycle (admin, chair)")
+@router.patch(
+    "/cycles/{cycle_id}",
+    response_model=CycleOut,
+    summary="Update a cycle (admin, chair; its years, budgets, scale and not-applicable policy: admin only)",
+)
 def update_cycle(
     cycle_id: int,
     data: CycleUpdate,

@@ -18,8 +18,8 @@ from app.cycles.schemas import (
     check_labels,
     check_threshold,
 )
-from app.errors import Conflict, NotFound, ValidationFailed, field_error
-from app.models import Cycle, CycleStatus, CycleYear, Proposal, ProposalFinancial, User
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
+from app.models import Cycle, CycleStatus, CycleYear, Proposal, ProposalFinancial, Role, User
 from app.pagination import PageParams, paginate
 from app.weightings.service import create_equal
 
@@ -131,7 +131,30 @@ def check_version(entity: Any, kind: str, version: int | None) -> None:
         )
 
 
+# What the money and the scoring rest on: set by admins only (a chair may rename a cycle).
+ADMIN_FIELDS = (
+    "financial_years",
+    "budgets",
+    "scale_min",
+    "scale_max",
+    "scale_labels",
+    "not_applicable_policy",
+)
+
+
+def check_admin_fields(actor: User, data: CycleUpdate) -> None:
+    if actor.has_role(Role.admin):
+        return
+    given = [f for f in ADMIN_FIELDS if getattr(data, f) is not None]
+    if given:
+        raise Forbidden(
+            f"Only an admin changes a cycle's {', '.join(given)}.",
+            errors=[field_error(["body", f], "only an admin can change this", "forbidden") for f in given],
+        )
+
+
 def update_cycle(session: Session, actor: User, cycle: Cycle, data: CycleUpdate) -> Cycle:
+    check_admin_fields(actor, data)
     check_version(cycle, "Cycle", data.version)
     before = snapshot(cycle)
     status = CycleStatus(cycle.status)

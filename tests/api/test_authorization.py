@@ -335,3 +335,28 @@ def test_drafts_are_for_their_proposer_and_managers(client, factory, admin):
     assert "Finished idea" in listing and "Unfinished idea" not in listing
     sign_in(client, users["chair"].email)
     assert "Unfinished idea" in client.get(f"/proposals?cycle_id={cycle['id']}").text
+
+
+def test_only_admins_change_a_cycles_money_and_scale(client, factory, admin):
+    chair = factory.user("chair")
+    cycle = factory.cycle(admin, status="draft")
+    url = f"{API}/cycles/{cycle['id']}"
+    for body, field in (
+        ({"budgets": {"2022-23": "1.00"}}, "budgets"),
+        ({"financial_years": ["2022-23"]}, "financial_years"),
+        ({"scale_max": 9}, "scale_max"),
+        ({"scale_labels": {"0": "None"}}, "scale_labels"),
+        ({"not_applicable_policy": "redistribute"}, "not_applicable_policy"),
+    ):
+        r = client.patch(url, headers=chair.headers, json={**body, "version": cycle["version"]})
+        assert r.status_code == 403, r.text
+        assert field in r.json()["detail"] and r.json()["errors"][0]["loc"] == ["body", field]
+    assert client.get(url, headers=chair.headers).json()["budgets"]["2022-23"] == "1000000.00"
+    r = client.patch(
+        url, headers=chair.headers, json={"name": "Renamed by the chair", "version": cycle["version"]}
+    )
+    assert r.status_code == 200 and r.json()["name"] == "Renamed by the chair"
+    r = client.patch(
+        url, headers=admin.headers, json={"budgets": {"2022-23": "1.00"}, "version": r.json()["version"]}
+    )
+    assert r.status_code == 200 and r.json()["budgets"]["2022-23"] == "1.00"

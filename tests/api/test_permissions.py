@@ -45,7 +45,7 @@ MATRIX = {
     ("GET", "/cycles"): (ANY, None),
     ("GET", "/cycles/{cycle_id}"): (ANY, None),
     ("POST", "/cycles"): (MANAGERS, {"name": "Matrix {role}", "financial_years": ["2030-31"]}),
-    ("PATCH", "/cycles/{cycle_id}"): (MANAGERS, {"budgets": {"2022-23": "1.00"}, "version": 1}),
+    ("PATCH", "/cycles/{cycle_id}"): ({"admin"}, {"budgets": {"2022-23": "1.00"}, "version": 1}),
     ("GET", "/proposals"): (ANY, None),
     ("GET", "/proposals/{proposal_id}"): (STAFF, None),
     ("POST", "/proposals"): ({"admin", "chair", "proposer"}, PROPOSAL),
