@@ -22,6 +22,12 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(60, ge=1, le=24 * 60)
     personal_token_days_default: int = Field(90, ge=1, le=366)
     personal_token_days_max: int = Field(366, ge=1, le=3660)
+    fresh_signin_minutes: int = Field(
+        10,
+        ge=1,
+        le=24 * 60,
+        description="Creating a personal token needs a sign-in token issued at most this long ago.",
+    )
     cors_origins: list[str] = Field(default_factory=list)
     sqlite_busy_timeout_ms: int = Field(30_000, ge=0)
     db_pool_size: int = Field(5, ge=1)

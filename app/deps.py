@@ -53,7 +53,8 @@ WriteSessionDep = Annotated[Session, Depends(get_write_session, scope="function"
 LAST_USED_RESOLUTION = timedelta(minutes=5)
 
 
-def authenticate_token(session: Session, settings: Settings, token: str) -> User:
+def authenticate_bearer(session: Session, settings: Settings, token: str) -> tuple[ApiToken, User]:
+    """The token row and its user, for a bearer token that is known, live and of an active user."""
     now = datetime.now(UTC)
     row = session.execute(
         select(ApiToken, User)
@@ -72,18 +73,31 @@ def authenticate_token(session: Session, settings: Settings, token: str) -> User
     stale = api_token.last_used_at is None or now - api_token.last_used_at > LAST_USED_RESOLUTION
     if stale and session.info.get("can_write"):
         session.execute(update(ApiToken).where(ApiToken.id == api_token.id).values(last_used_at=now))
-    return user
+    return api_token, user
 
 
 def get_current_user(
-    session: SessionDep, settings: SettingsDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> User:
     if not token:
         raise NotAuthenticated()
-    return authenticate_token(session, settings, token)
+    api_token, user = authenticate_bearer(session, settings, token)
+    # The token the request came with: sign-out revokes it, and personal tokens need a fresh sign-in one.
+    request.state.api_token = api_token
+    return user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_current_token(request: Request, user: CurrentUser) -> ApiToken:
+    return request.state.api_token
+
+
+CurrentToken = Annotated[ApiToken, Depends(get_current_token)]
 
 
 def require_roles(*roles: Role):

@@ -51,6 +51,12 @@ class Forbidden(ServiceError):
     status, title, type_slug = 403, "Forbidden", "forbidden"
 
 
+class FreshSignInRequired(Forbidden):
+    """The operation needs a recent sign-in (``POST /api/v1/auth/token``), not an older or personal token."""
+
+    type_slug = "fresh-sign-in-required"
+
+
 class NotFound(ServiceError):
     status, title, type_slug = 404, "Not found", "not-found"
 

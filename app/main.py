@@ -9,6 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app.audit.endpoints import router as audit_router
 from app.auth.endpoints import router as auth_router
+from app.auth.endpoints import signed_in_router as auth_signed_in_router
 from app.config import Settings, get_settings
 from app.cycles.endpoints import router as cycles_router
 from app.db import Database
@@ -46,6 +47,7 @@ def api_router() -> APIRouter:
         responses={401: {"description": "Missing, unknown, expired or revoked token"}},
     )
     for router in (
+        auth_signed_in_router,
         users_router,
         principles_router,
         cycles_router,

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from app.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
+from app.deps import AdminUser, CurrentToken, CurrentUser, SessionDep, SettingsDep
 from app.models import ApiToken, Role, User
 from app.pagination import Page, PageDep
 from app.users import service
@@ -43,12 +43,15 @@ def me(user: CurrentUser) -> UserOut:
 
 
 @router.post(
-    "/users/me/tokens", response_model=TokenCreated, status_code=201, summary="Create a personal API token"
+    "/users/me/tokens",
+    response_model=TokenCreated,
+    status_code=201,
+    summary="Create a personal API token (needs a fresh sign-in token, not a personal one)",
 )
 def create_token(
-    data: TokenCreate, session: SessionDep, settings: SettingsDep, user: CurrentUser
+    data: TokenCreate, session: SessionDep, settings: SettingsDep, user: CurrentUser, via: CurrentToken
 ) -> TokenCreated:
-    row, secret = service.create_personal_token(session, settings, user, data)
+    row, secret = service.create_personal_token(session, settings, user, data, via)
     return TokenCreated(**token_out(row).model_dump(), token=secret)
 
 
@@ -92,7 +95,8 @@ def get_user(user_id: int, session: SessionDep, admin: AdminUser) -> UserOut:
 @router.patch(
     "/users/{user_id}",
     response_model=UserOut,
-    summary="Update a user's name, roles, password or status (admin)",
+    summary="Update a user's name, roles, password or status (admin); a new password signs the user out "
+    "everywhere",
 )
 def update_user(
     user_id: int, data: UserUpdate, session: SessionDep, settings: SettingsDep, admin: AdminUser

@@ -5,14 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.audit.service import diff, record
 from app.auth.security import hash_password, new_token, token_digest, verify_password
 from app.config import Settings
-from app.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed, field_error
-from app.models import ApiToken, User, UserRole
+from app.errors import (
+    Conflict,
+    FreshSignInRequired,
+    NotAuthenticated,
+    NotFound,
+    ValidationFailed,
+    field_error,
+)
+from app.models import ApiToken, User, UserRole, WebSession
 from app.pagination import PageParams, paginate
 from app.users.schemas import TokenCreate, UserCreate, UserUpdate
 
@@ -96,8 +103,22 @@ def update_user(session: Session, settings: Settings, actor: User, user: User, d
     changes = diff(before, snapshot(user))
     if data.password is not None:
         changes["password"] = {"before": "***", "after": "*** (changed)"}
+        changes |= sign_out_everywhere(session, user)
     record(session, actor, "user.updated", "user", user.id, changes=changes)
     return user
+
+
+def sign_out_everywhere(session: Session, user: User) -> dict[str, int]:
+    """Revoke every live API token (sign-in and personal) and end every web session of ``user``.
+
+    Called whenever a password is set, so that whoever knew the old one is locked out."""
+    revoked = session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    ).rowcount
+    ended = session.execute(delete(WebSession).where(WebSession.user_id == user.id)).rowcount
+    return {"tokens_revoked": revoked, "web_sessions_ended": ended}
 
 
 def authenticate_password(session: Session, settings: Settings, email: str, password: str) -> User:
@@ -134,9 +155,24 @@ def _issue(
     return row, secret
 
 
+def require_fresh_sign_in(settings: Settings, via: ApiToken) -> None:
+    """A long-lived token is minted only from a recent sign-in, never from another personal token."""
+    again = "Sign in again (POST /api/v1/auth/token) and create the personal token with that sign-in token."
+    if via.kind != "access":
+        raise FreshSignInRequired(f"A personal token cannot create another personal token. {again}")
+    age = datetime.now(UTC) - via.created_at
+    if age > timedelta(minutes=settings.fresh_signin_minutes):
+        raise FreshSignInRequired(
+            f"Creating a personal token needs a fresh sign-in: your sign-in token was issued more than "
+            f"{settings.fresh_signin_minutes} minutes ago. {again}"
+        )
+
+
 def create_personal_token(
-    session: Session, settings: Settings, user: User, data: TokenCreate
+    session: Session, settings: Settings, user: User, data: TokenCreate, via: ApiToken
 ) -> tuple[ApiToken, str]:
+    """A personal token for ``user``, asked for with the bearer token ``via``."""
+    require_fresh_sign_in(settings, via)
     days = data.expires_in_days or settings.personal_token_days_default
     if days > settings.personal_token_days_max:
         raise ValidationFailed(
@@ -164,6 +200,23 @@ def list_personal_tokens(session: Session, user: User, page: PageParams) -> tupl
         .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
     )
     return paginate(session, stmt, page)
+
+
+def logout(session: Session, user: User, via: ApiToken) -> None:
+    """Revoke the token the request came with (sign-in or personal); it answers 401 from now on."""
+    now = datetime.now(UTC)
+    session.execute(
+        update(ApiToken).where(ApiToken.id == via.id, ApiToken.revoked_at.is_(None)).values(revoked_at=now)
+    )
+    record(
+        session,
+        user,
+        "auth.logout",
+        "api_token",
+        via.id,
+        before={"revoked_at": None},
+        after={"revoked_at": now, "kind": via.kind, "prefix": via.prefix},
+    )
 
 
 def revoke_personal_token(session: Session, user: User, token_id: int) -> None:

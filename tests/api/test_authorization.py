@@ -1,10 +1,12 @@
 """Who may see and change what: weightings, submissions, conflicted chairs, drafts, cycle budgets,
 password changes, fresh sign-in for personal tokens, and sign-out of a bearer token."""
 
-import pytest
-from sqlalchemy import select
+from datetime import UTC, datetime, timedelta
 
-from app.models import AuditEvent, Submission, Weighting
+import pytest
+from sqlalchemy import select, update
+
+from app.models import ApiToken, AuditEvent, Submission, Weighting
 from app.submissions.service import sha256
 from tests.api.test_web_sessions import csrf_of, sign_in
 
@@ -360,3 +362,78 @@ def test_only_admins_change_a_cycles_money_and_scale(client, factory, admin):
         url, headers=admin.headers, json={"budgets": {"2022-23": "1.00"}, "version": r.json()["version"]}
     )
     assert r.status_code == 200 and r.json()["budgets"]["2022-23"] == "1.00"
+
+
+def test_password_change_signs_the_user_out_everywhere(client, factory, admin, db):
+    user = factory.user("scorer")
+    personal = client.post(f"{API}/users/me/tokens", headers=user.headers, json={"name": "script"}).json()
+    personal_headers = {"Authorization": f"Bearer {personal['token']}"}
+    sign_in(client, user.email)
+    assert client.get("/", follow_redirects=False).status_code == 200
+    for h in (user.headers, personal_headers):
+        assert client.get(f"{API}/users/me", headers=h).status_code == 200
+    r = client.patch(
+        f"{API}/users/{user.id}", headers=admin.headers, json={"password": "a-brand-new-password"}
+    )
+    assert r.status_code == 200, r.text
+    for h in (user.headers, personal_headers):
+        r = client.get(f"{API}/users/me", headers=h)
+        assert r.status_code == 401 and "revoked" in r.json()["detail"]
+    r = client.get("/", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    with db.unit_of_work() as s:
+        event = s.scalar(
+            select(AuditEvent).where(AuditEvent.action == "user.updated").order_by(AuditEvent.id.desc())
+        )
+        assert event.changes["tokens_revoked"] == 2 and event.changes["web_sessions_ended"] == 1
+    # the admin's own token is untouched; the new password works
+    assert client.get(f"{API}/users/me", headers=admin.headers).status_code == 200
+    r = client.post(f"{API}/auth/token", data={"username": user.email, "password": "a-brand-new-password"})
+    assert r.status_code == 200
+
+
+def test_personal_token_needs_a_fresh_sign_in(client, factory, db):
+    user = factory.user("finance")
+    signed_in = client.post(
+        f"{API}/auth/token", data={"username": user.email, "password": "correct-horse-battery"}
+    ).json()
+    fresh = {"Authorization": f"Bearer {signed_in['access_token']}"}
+    r = client.post(f"{API}/users/me/tokens", headers=fresh, json={"name": "script", "expires_in_days": 366})
+    assert r.status_code == 201, r.text
+    personal = {"Authorization": f"Bearer {r.json()['token']}"}
+    # a personal token cannot mint another
+    r = client.post(f"{API}/users/me/tokens", headers=personal, json={"name": "second"})
+    assert r.status_code == 403 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["type"] == "/problems/fresh-sign-in-required" and "Sign in again" in r.json()["detail"]
+    # a sign-in token older than SERR_FRESH_SIGNIN_MINUTES (10) cannot either
+    with db.unit_of_work() as s:
+        s.execute(
+            update(ApiToken)
+            .where(ApiToken.prefix == signed_in["access_token"][:12])
+            .values(created_at=datetime.now(UTC) - timedelta(minutes=11))
+        )
+    r = client.post(f"{API}/users/me/tokens", headers=fresh, json={"name": "third"})
+    assert r.status_code == 403 and "10 minutes" in r.json()["detail"]
+    assert client.get(f"{API}/users/me", headers=fresh).status_code == 200  # still a valid sign-in
+    names = [t["name"] for t in client.get(f"{API}/users/me/tokens", headers=fresh).json()["items"]]
+    assert names == ["script"]
+
+
+def test_logout_revokes_the_token_it_is_called_with(client, factory, db):
+    user = factory.user("proposer")
+    other = client.post(
+        f"{API}/auth/token", data={"username": user.email, "password": "correct-horse-battery"}
+    ).json()
+    r = client.post(f"{API}/auth/logout", headers=user.headers)
+    assert r.status_code == 204
+    r = client.get(f"{API}/users/me", headers=user.headers)
+    assert r.status_code == 401 and "revoked" in r.json()["detail"]
+    assert client.post(f"{API}/auth/logout", headers=user.headers).status_code == 401
+    # only that token: another sign-in of the same user still works
+    assert client.get(
+        f"{API}/users/me", headers={"Authorization": f"Bearer {other['access_token']}"}
+    ).is_success
+    assert client.post(f"{API}/auth/logout").status_code == 401
+    with db.unit_of_work() as s:
+        events = list(s.scalars(select(AuditEvent).where(AuditEvent.action == "auth.logout")))
+        assert [(e.actor_id, e.entity_type) for e in events] == [(user.id, "api_token")]
