@@ -20,6 +20,7 @@ import numpy as np
 
 from scoring import SelectionProblem, aggregate, agreement, budget_walk, compare_rankings, rank, select
 from scoring import efficient_frontier as frontier_of
+from scoring.intervals import rank_intervals
 from scoring.quorum import quorum
 from scoring.ranking import weighted_scores
 from scoring.sensitivity import sensitivity as sensitivity_of
@@ -114,32 +115,54 @@ class Arrays:
             self.ranked = np.ones(n, dtype=bool)
         self.idx = np.flatnonzero(self.ranked)
         self.ranked_ids = [self.ids[i] for i in self.idx.tolist()]
+        self.ranked_references = [self.references[i] for i in self.idx.tolist()]
 
-    def aggregate(self):
-        """Aggregated scores of every proposal (calibration looks at every scorecard of the cycle)."""
+    def aggregate(self, rows: np.ndarray | None = None):
+        """Aggregated scores of the ranked proposals (or of ``rows``). Calibrated aggregation measures each
+        scorer's leniency on the scorecards of those proposals, as the rank intervals do."""
+        rows = self.idx if rows is None else rows
         return aggregate(
-            self.scores,
-            self.na,
+            self.scores[rows],
+            self.na[rows],
             method=self.doc["aggregation"],
             na_policy=self.doc["cycle"]["not_applicable_policy"],
             scale_min=self.scale[0],
             scale_max=self.scale[1],
-            moderated=self.moderated,
-            moderated_na=self.moderated_na,
+            moderated=self.moderated[rows],
+            moderated_na=self.moderated_na[rows],
         )
 
     def rank(self, weights: np.ndarray | None = None):
-        """The aggregate of every proposal, and the ranking of the ranked ones (positions in ``idx``)."""
+        """The aggregate and the ranking of the ranked proposals (positions in ``idx``)."""
         agg = self.aggregate()
-        sub = self.idx
         return agg, rank(
-            agg.scores[sub],
+            agg,
             self.weights if weights is None else weights,
-            scale_min=agg.scale_min,
-            scale_max=agg.scale_max,
-            not_applicable=agg.not_applicable[sub],
+            net_cost=self.net_total[self.idx],
+            references=self.ranked_references,
+        )
+
+    def intervals(self, problem: SelectionProblem | None):
+        """Rank intervals of the ranked proposals (None when the document asks for no resamples)."""
+        options = self.doc["options"]
+        if not options["resamples"] or not self.idx.size:
+            return None
+        sub = self.idx
+        return rank_intervals(
+            self.scores[sub],
+            self.na[sub],
+            self.weights,
+            method=self.doc["aggregation"],
+            na_policy=self.doc["cycle"]["not_applicable_policy"],
+            scale_min=self.scale[0],
+            scale_max=self.scale[1],
+            moderated=self.moderated[sub],
+            moderated_na=self.moderated_na[sub],
             net_cost=self.net_total[sub],
-            references=[self.references[i] for i in sub.tolist()],
+            references=self.ranked_references,
+            problem=problem,
+            resamples=int(options["resamples"]),
+            seed=int(options["seed"]),
         )
 
     def cycle_budgets(self) -> list[int] | None:
@@ -219,19 +242,26 @@ def ranking(doc: dict[str, Any]) -> dict[str, Any]:
     )
     weighted = np.asarray(ranked.weighted_score, dtype=float)
     budgets = a.cycle_budgets()
-    walk = (
-        budget_walk(a.problem(weighted, budgets), ranked.order)
-        if budgets is not None and a.idx.size
-        else None
-    )
+    problem = a.problem(weighted, budgets) if budgets is not None and a.idx.size else None
+    walk = budget_walk(problem, ranked.order) if problem is not None else None
+    intervals = a.intervals(problem)
     position = {int(a.idx[pos]): pos for pos in range(a.idx.size)}
-    _, coverage, _ = weighted_scores(
-        agg.scores,
+    # proposals left out of the ranking are shown with what was submitted, aggregated on their own
+    waiting = np.flatnonzero(~a.ranked)
+    rest = a.aggregate(waiting)
+    _, rest_coverage, _ = weighted_scores(
+        rest.scores,
         a.weights,
-        scale_min=agg.scale_min,
-        scale_max=agg.scale_max,
-        not_applicable=agg.not_applicable,
+        scale_min=rest.scale_min,
+        scale_max=rest.scale_max,
+        not_applicable=rest.not_applicable,
     )
+    rest_row = {int(i): r for r, i in enumerate(waiting.tolist())}
+
+    def interval(pos: int) -> dict[str, float] | None:
+        if intervals is None or math.isnan(intervals.low[pos]):
+            return None
+        return {"low": float(intervals.low[pos]), "high": float(intervals.high[pos])}
 
     def item(i: int) -> dict[str, Any]:
         p = a.proposals[i]
@@ -239,6 +269,7 @@ def ranking(doc: dict[str, Any]) -> dict[str, Any]:
         net = cost - saving
         pos = position.get(i)
         w = None if pos is None else float(ranked.weighted_score[pos])
+        scores = agg.scores[pos] if pos is not None else rest.scores[rest_row[i]]
         return {
             "rank": None if pos is None else int(ranked.rank[pos]),
             "proposal_id": p["id"],
@@ -248,17 +279,19 @@ def ranking(doc: dict[str, Any]) -> dict[str, Any]:
             "kind": p["kind"],
             "panel_id": p["panel_id"],
             "weighted_score": w,
-            "rank_interval": None,
-            "p_funded": None,
+            "rank_interval": None if pos is None else interval(pos),
+            "p_funded": None
+            if pos is None or intervals is None or intervals.p_funded is None
+            else float(intervals.p_funded[pos]),
             "below_quorum": bool(a.below_quorum[i]),
             "scorers": int(a.submitted[i]),
             "eligible": int(a.eligible[i]),
             "quorum": int(a.quorum.required[i]),
             "coverage_text": coverage_text(int(a.submitted[i]), int(a.eligible[i])),
             "quorum_note": a.quorum_note(i),
-            "principle_scores": {str(k + 1): number_or_none(agg.scores[i, k]) for k in range(K)},
+            "principle_scores": {str(k + 1): number_or_none(scores[k]) for k in range(K)},
             "max_spread": number_or_none(agree.max_spread[i]),
-            "coverage": float(coverage[i]),
+            "coverage": float(ranked.coverage[pos] if pos is not None else rest_coverage[rest_row[i]]),
             "complete": bool(a.quorum.complete[i]),
             "total_cost": pence_str(cost),
             "total_saving": pence_str(saving),
@@ -269,10 +302,10 @@ def ranking(doc: dict[str, Any]) -> dict[str, Any]:
         }
 
     items = [item(int(a.idx[pos])) for pos in ranked.order.tolist()]
-    waiting = sorted(
-        np.flatnonzero(~a.ranked).tolist(), key=lambda i: (-int(a.submitted[i]), a.references[i], a.ids[i])
-    )
-    items += [item(i) for i in waiting]
+    items += [
+        item(i)
+        for i in sorted(waiting.tolist(), key=lambda i: (-int(a.submitted[i]), a.references[i], a.ids[i]))
+    ]
     ranks = np.asarray(ranked.rank)
     return {
         "items": items,
@@ -329,7 +362,7 @@ def selection(doc: dict[str, Any], request: dict[str, Any], *, with_frontier: bo
     problem = a.problem(weighted, [request["budgets"][y] for y in years], request)
     best = select(problem, time_limit=request["time_limit_s"])
     ids = a.ranked_ids
-    references = [a.references[i] for i in a.idx.tolist()]
+    references = a.ranked_references
     if best.status == "infeasible":
         d = best.diagnosis
         return {
@@ -423,13 +456,10 @@ def sensitivity(
         else None
     )
     result = sensitivity_of(
-        agg.scores[sub],
+        agg,
         a.weights,
-        scale_min=agg.scale_min,
-        scale_max=agg.scale_max,
-        not_applicable=agg.not_applicable[sub],
         net_cost=a.net_total[sub],
-        references=[a.references[i] for i in sub.tolist()],
+        references=a.ranked_references,
         samples=samples,
         concentration=concentration,
         seed=seed,
