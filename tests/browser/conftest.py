@@ -85,6 +85,7 @@ def _seed(db, settings) -> dict:
                 name="Browser SR",
                 financial_years=["2022-23", "2023-24"],
                 budgets={"2022-23": "900000.00", "2023-24": "900000.00"},
+                min_scorecards=1,  # the ranking shows proposals with one or two scorecards of three
             ),
         )
         transition(s, admin, cycle, Transition(to="open"))

@@ -78,13 +78,15 @@ def test_chair_sees_heat_map_and_moderates(page, live_server):
 
 
 def test_heat_map_flags_disagreement(page, live_server):
-    """B-3 has two submitted scorecards 3 points apart on every principle: 24 flagged cells, 12 flags."""
+    """B-3 has two submitted scorecards 3 points apart on every principle: every principle without an
+    agreed (moderated) score is flagged, two cells each; an agreed one is settled and shown below."""
     base = live_server["base"]
     sign_in(page, base, "chair")
     page.goto(f"{base}/panels/1?proposal_id={live_server['proposal_ids'][2]}")
     assert page.locator("table.heat tbody tr").count() == 2
-    assert page.locator("table.heat td.flagged").count() == 24
-    assert page.locator("table.heat thead .tag.flag").count() == 12
+    agreed = [t for t in page.locator("table.heat tfoot td.agreed").all_inner_texts() if t.strip()]
+    assert page.locator("table.heat td.flagged").count() == 2 * (12 - len(agreed))
+    assert page.locator("table.heat thead .tag.flag").count() == 12 - len(agreed)
 
 
 def test_finance_changes_weighting_and_downloads_csv(page, live_server):
