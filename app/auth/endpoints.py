@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.deps import CurrentToken, CurrentUser, SessionDep, SettingsDep
@@ -20,9 +20,14 @@ signed_in_router = APIRouter(tags=["auth"])
     summary="Sign in: OAuth2 password form (username = email) to a bearer access token",
 )
 def issue_token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, settings: SettingsDep
+    request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], settings: SettingsDep
 ) -> AccessToken:
-    token, expires_in = service.login(session, settings, form.username, form.password)
+    # No request-wide unit of work: the password is checked with no transaction open, and only the
+    # token and its audit record are written, in a short write of their own.
+    db = request.app.state.db
+    checked = service.check_password(db, settings, form.username, form.password)
+    with db.unit_of_work(request_id=request.headers.get("x-request-id")) as session:
+        token, expires_in = service.login(session, settings, checked)
     return AccessToken(access_token=token, expires_in=expires_in)
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -22,6 +23,9 @@ from app.errors import (
 from app.models import ApiToken, User, UserRole, WebSession
 from app.pagination import PageParams, paginate
 from app.users.schemas import TokenCreate, UserCreate, UserUpdate
+
+if TYPE_CHECKING:
+    from app.db import Database
 
 
 def snapshot(user: User) -> dict[str, Any]:
@@ -121,17 +125,45 @@ def sign_out_everywhere(session: Session, user: User) -> dict[str, int]:
     return {"tokens_revoked": revoked, "web_sessions_ended": ended}
 
 
-def authenticate_password(session: Session, settings: Settings, email: str, password: str) -> User:
-    """The active user with this email and password; the same failure, in the same time, otherwise."""
-    user = session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
-    ok = verify_password(settings, user.password_hash if user else None, password)
-    if not ok or user is None or not user.is_active:
+@dataclass(frozen=True)
+class PasswordChecked:
+    """An account whose password was just checked, and the hash it was checked against."""
+
+    user_id: int
+    password_hash: str
+
+
+def check_password(db: Database, settings: Settings, email: str, password: str) -> PasswordChecked:
+    """The active account with this email and password; the same failure, in the same time, otherwise.
+
+    The account is read in a short read-only unit of work and the password (argon2, ~170 ms) is checked
+    after it has ended, with no transaction and no pooled connection held: a flood of wrong passwords
+    costs CPU but never holds SQLite's write lock or a connection that writers are waiting for. The
+    sign-in itself is then written in a short unit of work of its own (see ``signed_in_user``)."""
+    with db.unit_of_work(write=False) as session:
+        row = session.execute(
+            select(User.id, User.password_hash, User.is_active).where(
+                func.lower(User.email) == email.strip().lower()
+            )
+        ).first()
+    ok = verify_password(settings, row.password_hash if row else None, password)
+    if not ok or row is None or not row.is_active:
+        raise NotAuthenticated("Incorrect email or password.")
+    return PasswordChecked(row.id, row.password_hash)
+
+
+def signed_in_user(session: Session, checked: PasswordChecked) -> User:
+    """The account of a checked password, read again in the sign-in's write: it must still be active
+    and have the password that was checked (a reset or deactivation meanwhile wins)."""
+    user = session.get(User, checked.user_id)
+    if user is None or not user.is_active or user.password_hash != checked.password_hash:
         raise NotAuthenticated("Incorrect email or password.")
     return user
 
 
-def login(session: Session, settings: Settings, email: str, password: str) -> tuple[str, int]:
-    user = authenticate_password(session, settings, email, password)
+def login(session: Session, settings: Settings, checked: PasswordChecked) -> tuple[str, int]:
+    """A sign-in token for an account whose password ``check_password`` accepted; audited."""
+    user = signed_in_user(session, checked)
     lifetime = timedelta(minutes=settings.access_token_minutes)
     token = _issue(session, settings, user, "access", "sign-in", lifetime)[1]
     record(session, user, "auth.login", "user", user.id)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import hmac
 import secrets
 
 from fastapi import APIRouter, Depends, Request
@@ -12,11 +11,11 @@ from app.deps import SessionDep, SettingsDep
 from app.errors import NotAuthenticated
 from app.models import Panel, Proposal, Role
 from app.scorecards.service import allocation
-from app.users.service import authenticate_password
+from app.users.service import check_password, signed_in_user
 from app.web import session as websession
 from app.web.forms import text
 from app.web.render import render
-from app.web.session import COOKIE, WebUser, checked_form, form_data
+from app.web.session import COOKIE, WebUser, checked_form, form_data, same_token
 
 router = APIRouter(include_in_schema=False)
 LOGIN_CSRF = "serr_login_csrf"
@@ -44,10 +43,10 @@ def login_page(request: Request, next: str = "/", expired: int = 0) -> HTMLRespo
 
 
 @router.post("/login", response_class=HTMLResponse)
-def login(request: Request, session: SessionDep, settings: SettingsDep, form=Depends(form_data)):
+def login(request: Request, settings: SettingsDep, form=Depends(form_data)):
     email, nxt = text(form, "email"), _safe_next(text(form, "next") or "/")
     cookie_token = request.cookies.get(LOGIN_CSRF) or ""
-    if not cookie_token or not hmac.compare_digest(cookie_token, text(form, "csrf_token")):
+    if not cookie_token or not same_token(text(form, "csrf_token"), cookie_token):
         return render(
             request,
             "login.html",
@@ -59,8 +58,15 @@ def login(request: Request, session: SessionDep, settings: SettingsDep, form=Dep
             title="Sign in",
             errors={"_form": "The sign-in form expired. Please try again."},
         )
+    # No request-wide unit of work: the password is checked with no transaction open, then the web
+    # session and its audit record are written in a short write of their own.
+    db = request.app.state.db
     try:
-        user = authenticate_password(session, settings, email, str(form.get("password") or ""))
+        checked = check_password(db, settings, email, str(form.get("password") or ""))
+        with db.unit_of_work(request_id=request.headers.get("x-request-id")) as session:
+            user = signed_in_user(session, checked)
+            secret, _ = websession.start(session, settings, user)
+            record(session, user, "auth.web_login", "user", user.id)
     except NotAuthenticated:
         return render(
             request,
@@ -73,8 +79,6 @@ def login(request: Request, session: SessionDep, settings: SettingsDep, form=Dep
             title="Sign in",
             errors={"email": "Incorrect email or password."},
         )
-    secret, _ = websession.start(session, settings, user)
-    record(session, user, "auth.web_login", "user", user.id)
     response = RedirectResponse(nxt, status_code=303)
     response.set_cookie(
         COOKIE,

@@ -90,10 +90,14 @@ async def form_data(request: Request):
     return await request.form()
 
 
+def same_token(given: object, expected: str) -> bool:
+    """Constant-time comparison of a posted token with the expected one (bytes, so any text compares)."""
+    return bool(given) and hmac.compare_digest(str(given).encode(), expected.encode())
+
+
 def checked_form(web: WebUser, form=Depends(form_data)):
     """Every form post must carry the session's CSRF token."""
-    token = form.get("csrf_token") or ""
-    if not hmac.compare_digest(str(token), web.csrf):
+    if not same_token(form.get("csrf_token"), web.csrf):
         raise CsrfFailed()
     return form
 
