@@ -32,6 +32,7 @@ check: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_scoring.py
+	$(BIN)/python bench/bench_rank_intervals.py
 	$(BIN)/python bench/bench_pages.py
 
 clean:

@@ -18,13 +18,17 @@ Choices made:
   resample (it keeps its place among the others) and its interval is NaN. A proposal with one
   scorecard has a fixed ``W``, but its rank can still move when its neighbours' scores move.
 
-**Draws (reproducible).** ``numpy.random.default_rng(seed)``; for each resample in turn its bit
-generator gives ``h = ceil(J * P / 2)`` 64-bit outputs ``r_0 .. r_{h-1}`` (``J`` scorer columns, ``P``
-proposals); the 32-bit numbers ``u_c`` are the low halves of ``r_0 .. r_{h-1}`` followed by their high
-halves, and cell ``c = t * P + i`` (slot ``t`` of proposal ``i``) is used when ``t < m_i``: it draws the
-``floor(m_i * u_c / 2**32)``-th submitted scorecard of proposal ``i`` (scorers in input order). The same
-seed and inputs give byte-identical results, whatever the chunking. (The multiply-shift maps a 32-bit
-number onto ``m_i`` scorecards with a bias below ``m_i / 2**32``, under 2e-9.)
+**Draws (reproducible).** Proposal ``i``'s ``m_i`` slots are drawn in groups of ``g`` slots (pairs,
+``g = 2``, when the tensor has at most 8 scorer columns ``J``; single slots otherwise): group ``p``
+covers slots ``g*p ..``, of which ``k = clip(m_i - g*p, 0, g)`` are used, and one 32-bit number ``u``
+picks one of its ``m_i**k`` outcomes, ``o = floor(m_i**k * u / 2**32)``; a pair's outcome is the
+submitted scorecards ``o // m_i`` (first slot) and ``o % m_i`` (second) -- two independent draws with
+replacement, in scorer order. The numbers come from ``numpy.random.default_rng(seed)``: for each
+resample in turn its bit generator gives ``h = ceil(G * P / 2)`` 64-bit outputs (``G = ceil(J / g)``
+groups, ``P`` proposals), read as 32-bit numbers low half first (``u_0`` = low half of the first output,
+``u_1`` its high half, ...), and group ``p`` of proposal ``i`` takes ``u_{p*P + i}``. The same seed and
+inputs give byte-identical results, whatever the chunking. (Each outcome has a probability within
+``2**-32``, about 2e-10, of ``m_i**-k``.)
 
 **Reported per proposal** (over the ``resamples`` ranks): ``low`` and ``high`` -- the 5th and 95th
 percentile ranks -- and ``median``, each by the *inverted CDF* rule (``numpy.percentile(...,
@@ -47,6 +51,7 @@ Ranks come from one integer sort per resample (fixed-point keys, as in :mod:`sco
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -63,6 +68,7 @@ from .weights import check_weights
 _LOW32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
 _LINEAR = ("mean", "moderated", "calibrated")
+_PAIR_LIMIT = 8  # up to this many scorer columns, slots are drawn in pairs
 
 
 @dataclass(frozen=True)
@@ -231,39 +237,95 @@ def _plan(
 
 
 class _Draws:
-    """The seeded stream of scorecard draws: slot indices for a block of resamples at a time."""
+    """The seeded stream of scorecard draws (rules in the module docstring), a block of resamples at once.
 
-    def __init__(self, plan: _Plan, seed: int) -> None:
+    Slots are drawn in groups of ``group`` (2 while ``J <= _PAIR_LIMIT``, else 1): group ``p`` of proposal
+    ``i`` covers slots ``g*p .. g*p + g - 1``, of which ``k = clip(m_i - g*p, 0, g)`` are used, and one
+    32-bit number ``u`` picks one of its ``m_i**k`` outcomes, ``o = floor(m_i**k * u / 2**32)``; a pair's
+    outcome is scorecards ``o // m_i`` (first slot) and ``o % m_i`` (second slot).
+    """
+
+    def __init__(self, m: np.ndarray, n_j: int, seed: int) -> None:
         self.bitgen = np.random.default_rng(seed).bit_generator
-        n_p, n_j = plan.n_p, plan.n_j
-        self.shape = (n_j, n_p)
-        self.cells = n_j * n_p
+        n_p = m.size
+        self.m = m.astype(np.int64)
+        self.n_j = n_j
+        self.group = 2 if n_j <= _PAIR_LIMIT else 1
+        self.n_groups = -(-n_j // self.group)
+        self.width = max(n_j**self.group, 1)  # table entries per (proposal, group)
+        self.shape = (self.n_groups, n_p)
+        self.cells = self.n_groups * n_p
         self.half = (self.cells + 1) // 2
-        slot = np.arange(n_j)[:, None]
-        used = slot < plan.m[None, :]  # (J, P)
-        self.multiplier = np.where(used, plan.m[None, :], 0).astype(np.uint64)
-        # flat index into the (P, J + 1) table: the pad slot J (value 0) for unused cells
-        self.base = (np.arange(n_p)[None, :] * (n_j + 1) + np.where(used, 0, n_j)).astype(np.intp)
+        first_slot = self.group * np.arange(self.n_groups)[:, None]
+        self.used = np.clip(self.m[None, :] - first_slot, 0, self.group)  # (G, P)
+        self.outcomes = self.m[None, :] ** self.used  # (G, P); 1 when no slot is used
+        self.multiplier = self.outcomes.astype(np.uint64)
+        groups = np.arange(n_p)[None, :] * self.n_groups + np.arange(self.n_groups)[:, None]
+        self.base = (groups * self.width).astype(np.int64)
 
     def uniform(self, count: int) -> np.ndarray:
-        """``(count, J, P)`` 32-bit numbers (as uint64) for the next ``count`` resamples."""
-        raw = self.bitgen.random_raw(count * self.half).reshape(count, self.half)
-        both = np.empty((count, 2 * self.half), dtype=np.uint64)
-        np.bitwise_and(raw, _LOW32, out=both[:, : self.half])
-        np.right_shift(raw, _SHIFT32, out=both[:, self.half :])
-        return both[:, : self.cells].reshape(count, *self.shape)
+        """``(count, G, P)`` 32-bit numbers for the next ``count`` resamples: the low, then the high half
+        of each 64-bit output in turn; a resample's last half is unused when ``G * P`` is odd."""
+        raw = self.bitgen.random_raw(count * self.half)
+        if sys.byteorder == "little":
+            words = raw.view(np.uint32)
+        else:  # pragma: no cover - the same numbers, built by arithmetic
+            words = np.stack([raw & _LOW32, raw >> _SHIFT32], axis=-1).astype(np.uint32).reshape(-1)
+        return words.reshape(count, 2 * self.half)[:, : self.cells].reshape(count, *self.shape)
 
     def table_index(self, u: np.ndarray) -> np.ndarray:
-        """Flat table index of each drawn scorecard, ``(count, J, P)``."""
-        scaled = np.multiply(u, self.multiplier, out=u)
+        """Flat index into :meth:`group_table` of each drawn outcome, ``(count, G, P)``."""
+        scaled = np.multiply(u, self.multiplier)  # uint64: u < 2**32 and m**k < 2**32
         np.right_shift(scaled, _SHIFT32, out=scaled)
         index = scaled.view(np.int64)
         np.add(index, self.base, out=index)
         return index
 
+    def group_table(self, per_slot: np.ndarray) -> np.ndarray:
+        """Flat ``(P * G * width)`` table: for each outcome of a group, the sum of ``per_slot`` (``(P, J)``,
+        by compacted scorecard) over the scorecards it draws; 0 for unused groups and outcomes."""
+        n_p = self.m.size
+        table = np.zeros((n_p, self.n_groups, self.width))
+        o = np.arange(self.width)[None, :]
+        m = np.maximum(self.m, 1)[:, None]
+        for p in range(self.n_groups):
+            k = self.used[p][:, None]
+            valid = o < self.outcomes[p][:, None]
+            first = np.where(k == 2, o // m, o)
+            take_first = valid & (k >= 1)
+            value = np.where(take_first, np.take_along_axis(per_slot, np.where(take_first, first, 0), 1), 0.0)
+            if self.group == 2:
+                take_second = valid & (k == 2)
+                second = np.where(take_second, o % m, 0)
+                value += np.where(take_second, np.take_along_axis(per_slot, second, 1), 0.0)
+            table[:, p] = value
+        return table.reshape(-1)
+
+    def slots(self, u: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """Compacted scorecard drawn in each slot, ``(count, J, len(columns))``; ``J`` where unused."""
+        pad = self.n_j
+        out = np.full((u.shape[0], self.n_groups * self.group, columns.size), pad, dtype=np.int64)
+        m = np.maximum(self.m[columns], 1)
+        for p in range(self.n_groups):
+            k = self.used[p, columns]
+            o = ((u[:, p, columns] * self.multiplier[p, columns]) >> _SHIFT32).astype(np.int64)
+            if self.group == 2:
+                out[:, 2 * p] = np.where(k == 2, o // m, np.where(k == 1, o, pad))
+                out[:, 2 * p + 1] = np.where(k == 2, o % m, pad)
+            else:
+                out[:, p] = np.where(k == 1, o, pad)
+        return out[:, : self.n_j]
+
 
 def _slow_scores(
-    plan: _Plan, u: np.ndarray, method: str, na_policy: str, lo: float, hi: float, w: np.ndarray, budget: int
+    plan: _Plan,
+    draws: _Draws,
+    u: np.ndarray,
+    na_policy: str,
+    lo: float,
+    hi: float,
+    w: np.ndarray,
+    budget: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``W`` and completeness ``(count, q)`` of the proposals aggregated in full."""
     count = u.shape[0]
@@ -271,16 +333,12 @@ def _slow_scores(
     n_k = plan.slow_values.shape[1]
     weighted = np.empty((count, q))
     complete = np.empty((count, q), dtype=bool)
-    m = plan.m[plan.slow]
-    used = np.arange(n_j)[:, None] < m[None, :]  # (J, q)
-    multiplier = np.where(used, m[None, :], 0).astype(np.uint64)
-    base = (np.arange(q)[None, :] * (n_j + 1) + np.where(used, 0, n_j)).astype(np.intp)
+    base = np.arange(q)[None, :, None] * (n_j + 1)
     step = max(1, budget // max(q * max(n_j, 1) * n_k, 1))
     for start in range(0, count, step):
-        block = u[start : start + step, :, plan.slow]  # (c, J, q)
+        block = draws.slots(u[start : start + step], plan.slow)  # (c, J, q)
         c = block.shape[0]
-        index = ((block * multiplier) >> _SHIFT32).astype(np.intp) + base
-        index = np.ascontiguousarray(index.transpose(0, 2, 1)).reshape(-1)  # (c, q, J)
+        index = (block.transpose(0, 2, 1) + base).reshape(-1)  # (c, q, J)
         values = plan.slow_values[index].reshape(c * q, n_j, n_k)
         marks = plan.slow_na[index].reshape(c * q, n_j, n_k)
         tile = None if plan.slow_moderated is None else (c, 1)
@@ -306,10 +364,10 @@ class _Ranker:
     """Competition ranks (and listing orders) of many resamples: one integer sort per resample.
 
     ``key = (100 - W) [+ 1000 if incomplete]`` scaled by ``2**scale_bits``, truncated, shifted left by
-    ``bits`` and or-ed with the proposal's tie-break position (net cost, reference, index); sorting gives
-    the listing and the proposal at each place; the 1e-9 tie rule is applied to the sorted keys with the
-    tolerance scaled alike (:func:`scoring.ranking.tie_groups`), holding to within one quantum (about
-    1e-12 of ``W``), far below the tolerance itself.
+    ``bits`` and or-ed with the proposal's tie-break slot (its place in the order net cost, reference,
+    index); sorting gives the listing and the slot at each place; the 1e-9 tie rule is applied to the
+    sorted keys with the tolerance scaled alike (:func:`scoring.ranking.tie_groups`), holding to within
+    one quantum (about 1e-12 of ``W``), far below the tolerance itself. Ranks are stored by slot.
     """
 
     def __init__(self, tie_rank: np.ndarray, may_be_incomplete: bool) -> None:
@@ -322,27 +380,47 @@ class _Ranker:
         self.tolerance = (math.floor(TIE_TOLERANCE * self.scale) + 1 << self.bits) - 1
         self.tie_rank = tie_rank.astype(np.int64)
         self.by_tie_rank = np.argsort(tie_rank).astype(np.int64)
-        self.positions = np.arange(1, n_p + 1, dtype=np.int32)
+        self.rank_type = np.uint16 if n_p < 2**16 else np.int32  # ranks are 1..P
+        self.positions = np.arange(1, n_p + 1, dtype=self.rank_type)
+        self.tiled = np.empty(0, dtype=self.rank_type)
 
-    def rank(self, weighted: np.ndarray, complete: np.ndarray | None, ranks: np.ndarray) -> np.ndarray:
-        """Fill ``ranks`` ``(count, P)`` by proposal; return the listing orders ``(count, P)``."""
+    def real_keys(self, weighted: np.ndarray, complete: np.ndarray) -> np.ndarray:
+        """Scaled keys ``(100 - W + 1000 * incomplete) * scale`` for ``W`` computed in full."""
         real = np.subtract(100.0, weighted)
-        if complete is not None:
-            real += np.where(complete, 0.0, 1000.0)
+        real += np.where(complete, 0.0, 1000.0)
         real *= self.scale
-        packed = real.astype(np.int64)
+        return real
+
+    def rank(self, real: np.ndarray, ranks: np.ndarray, want_orders: bool) -> np.ndarray | None:
+        """Fill ``ranks`` ``(count, P)`` by tie-break slot; return the listing orders when asked."""
+        packed = real.astype(np.int64)  # keys are never negative beyond rounding: truncation gives 0
         np.left_shift(packed, self.bits, out=packed)
         np.bitwise_or(packed, self.tie_rank, out=packed)
         packed.sort(axis=1)
         starts = tie_groups(packed, descending=False, tolerance=self.tolerance)
-        np.bitwise_and(packed, self.mask, out=packed)
-        orders = self.by_tie_rank[packed]
-        if starts.all():
-            place_rank = np.broadcast_to(self.positions, orders.shape)
+        np.bitwise_and(packed, self.mask, out=packed)  # the slot at each place
+        count, n_p = packed.shape
+        untied = bool(starts.all())
+        if untied:  # no ties: rank = place
+            if self.tiled.size < count * n_p:
+                self.tiled = np.tile(self.positions, count)
+            place_rank = self.tiled[: count * n_p]
         else:
-            place_rank = np.where(starts, self.positions, 0)
+            place_rank = np.where(starts, self.positions, 0).astype(self.rank_type)
             np.maximum.accumulate(place_rank, axis=1, out=place_rank)
-        np.put_along_axis(ranks, orders, place_rank, axis=1)
+            place_rank = place_rank.reshape(-1)
+        orders = None
+        if want_orders:
+            # inside a tie group the listing follows the tie-break slot, not the (equal to 1e-9) keys
+            tied = () if untied else np.flatnonzero(~starts.all(axis=1))
+            if len(tied):
+                regrouped = np.cumsum(starts[tied], axis=1) << self.bits
+                regrouped |= packed[tied]
+                regrouped.sort(axis=1)
+                packed[tied] = regrouped & self.mask
+            orders = np.take(self.by_tie_rank, packed)
+        packed += (np.arange(count) * n_p)[:, None]
+        ranks.reshape(-1)[packed.reshape(-1)] = place_rank
         return orders
 
 
@@ -363,7 +441,7 @@ def rank_intervals(
     resamples: int = 1000,
     seed: int = 0,
     percentiles: Sequence[float] = (5.0, 95.0),
-    chunk_elements: int = 2_000_000,
+    chunk_elements: int = 200_000,
 ) -> RankIntervals:
     """Rank intervals by bootstrapping each proposal's submitted scorecards (rules in the module doc).
 
@@ -413,33 +491,30 @@ def rank_intervals(
     tie_rank[np.lexsort(tuple(keys))] = np.arange(n_p)
 
     plan = _plan(s, na, w, method, na_policy, lo, hi, moderated, moderated_na, point.leniency)
-    draws = _Draws(plan, seed_value)
+    draws = _Draws(plan.m, n_j, seed_value)
     ranker = _Ranker(tie_rank, bool(plan.slow.size) or not plan.complete.all())
-    fast_complete = None if plan.complete.all() and not plan.slow.size else plan.complete
+    # The linear shortcut straight to scaled keys: key = scale * (100 - W [+ 1000]), with
+    # W = constant + (1 / m) * (sum of the drawn scorecards' contributions).
+    per_slot = -ranker.scale * plan.inv_m[:, None] * plan.table.reshape(n_p, n_j + 1)[:, :n_j]
+    key_table = draws.group_table(per_slot)
+    key_constant = ranker.scale * (100.0 - plan.constant + np.where(plan.complete, 0.0, 1000.0))
     walk = _walk_data(problem) if problem is not None else None
     funded = np.zeros(n_p, dtype=np.int64)
-    ranks = np.zeros((n_r, n_p), dtype=np.int32)
+    ranks = np.zeros((n_r, n_p), dtype=ranker.rank_type)  # by tie-break slot
 
-    chunk = max(1, min(n_r, chunk_elements // max(n_j * n_p, 1)))
-    batch = max(chunk, min(n_r, 4 * chunk_elements // max(n_p, 1), 8192)) if walk is not None else 0
+    chunk = max(1, min(n_r, chunk_elements // max(draws.cells, 1)))
+    batch = max(chunk, min(n_r, 2**22 // max(n_p, 1), 8192)) if walk is not None else 0
     orders_buffer = np.empty((batch, n_p), dtype=np.int64) if walk is not None else None
     filled = 0
     for start in range(0, n_r, chunk):
         count = min(chunk, n_r - start)
         u = draws.uniform(count)
+        real = np.take(key_table, draws.table_index(u)).sum(axis=1)  # (count, P)
+        real += key_constant
         if plan.slow.size:
-            slow_w, slow_complete = _slow_scores(plan, u, method, na_policy, lo, hi, w, chunk_elements)
-        index = draws.table_index(u)
-        weighted = plan.table[index].sum(axis=1)  # (count, P)
-        weighted *= plan.inv_m
-        weighted += plan.constant
-        np.clip(weighted, 0.0, 100.0, out=weighted)
-        complete = fast_complete
-        if plan.slow.size:
-            weighted[:, plan.slow] = slow_w
-            complete = np.broadcast_to(plan.complete, weighted.shape).copy()
-            complete[:, plan.slow] = slow_complete
-        orders = ranker.rank(weighted, complete, ranks[start : start + count])
+            slow_w, slow_complete = _slow_scores(plan, draws, u, na_policy, lo, hi, w, chunk_elements)
+            real[:, plan.slow] = ranker.real_keys(slow_w, slow_complete)
+        orders = ranker.rank(real, ranks[start : start + count], orders_buffer is not None)
         if orders_buffer is not None:
             if filled + count > batch:
                 funded += budget_line(problem, orders_buffer[:filled], walk).sum(axis=0)  # type: ignore[arg-type]
@@ -449,9 +524,11 @@ def rank_intervals(
     if orders_buffer is not None and filled:
         funded += budget_line(problem, orders_buffer[:filled], walk).sum(axis=0)  # type: ignore[arg-type]
 
-    ordered = np.sort(ranks.T, axis=1)  # (P, R)
+    ordered = np.ascontiguousarray(ranks.T)  # (P, R) by slot
+    ordered.sort(axis=1)
+    ordered = ordered[tie_rank]  # each proposal's ranks, ascending
     picks = [percentile_index(n_r, q) for q in (qs[0], 50.0, qs[1])]
-    stats = ordered[:, picks].astype(np.float64) if n_p else np.zeros((0, 3))
+    stats = ordered[:, picks].astype(np.float64)
     stats[plan.m == 0] = np.nan
     return RankIntervals(
         low=frozen(np.ascontiguousarray(stats[:, 0])),

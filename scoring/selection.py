@@ -784,10 +784,13 @@ def _advance(
         # "not in the forced set".
         cost = net[item]  # (S, Y)
         new_spent = spent + cost
-        fits = new_spent <= budgets
-        if not walk.start_fits:
-            fits |= cost <= 0
-        fits_all = fits.all(axis=1)
+        # year by year: a reduction along the short year axis costs more than these few comparisons
+        fits_all = np.ones(item.size, dtype=bool)
+        for y in range(budgets.size):
+            fits = new_spent[:, y] <= budgets[y]
+            if not walk.start_fits:
+                fits |= cost[:, y] <= 0
+            fits_all &= fits
         take = walk.free[item] & fits_all
         clash = None
         if walk.member.shape[1]:
@@ -800,7 +803,8 @@ def _advance(
             outcome[:] = np.where(
                 walk.start[item], _HELD, np.where(blocked, _BLOCKED, np.where(fits_all, _TAKEN, _NO_FIT))
             )
-        taken[rows[take], item[take]] = True
+        # each walk reaches ``item`` once, and before that it is taken exactly when it is forced
+        taken[rows, item] = take | walk.start[item]
         np.copyto(spent, new_spent, where=take[:, None])
         return
     held = taken[rows, item]

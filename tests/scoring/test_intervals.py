@@ -53,18 +53,29 @@ def reference_intervals(
         values = np.clip(s - np.nan_to_num(leniency)[None, :, None], lo, hi)
         agg_method = "mean"
     bitgen = np.random.default_rng(seed).bit_generator
-    half = (n_j * n_p + 1) // 2
+    group = 2 if n_j <= 8 else 1  # slots drawn in pairs, one 32-bit number per pair
+    n_groups = -(-n_j // group)
+    half = (n_groups * n_p + 1) // 2
     ranks = [[] for _ in range(n_p)]
     funded = [0] * n_p
     for _ in range(resamples):
         raw = [int(r) for r in bitgen.random_raw(half)] if half else []
-        u = [r & 0xFFFFFFFF for r in raw] + [r >> 32 for r in raw]
+        u = [half_word for r in raw for half_word in (r & 0xFFFFFFFF, r >> 32)]
         drawn = np.full(s.shape, nan)
         marks = np.zeros(s.shape, bool)
         for i in range(n_p):
             m = len(submitted[i])
-            for t in range(m):
-                j = submitted[i][(m * u[t * n_p + i]) >> 32]
+            picks = []  # scorecard drawn in each slot, in slot order
+            for p in range(n_groups):
+                used = min(max(m - group * p, 0), group)
+                outcome = (m**used * u[p * n_p + i]) >> 32
+                if used == 2:
+                    picks += [outcome // m, outcome % m]
+                elif used == 1:
+                    picks.append(outcome)
+            assert len(picks) == m
+            for t, pick in enumerate(picks):
+                j = submitted[i][pick]
                 drawn[i, t] = values[i, j]
                 marks[i, t] = na[i, j]
         agg = aggregate(
@@ -211,6 +222,16 @@ def test_the_linear_shortcut_equals_full_aggregation(case):
     finally:
         intervals_module._LINEAR = original
     assert same(fast.low, full.low) and same(fast.high, full.high) and same(fast.median, full.median)
+
+
+def test_large_panels_draw_slot_by_slot():
+    rng = np.random.default_rng(12)
+    s = rng.integers(0, 6, (5, 11, 2)).astype(float)
+    s[rng.random(s.shape) < 0.1] = nan
+    s[1, 4:] = nan  # fewer scorecards for one proposal
+    got = rank_intervals(s, None, [0.4, 0.6], resamples=40, seed=5, method="median")
+    low, high, median, _ = reference_intervals(s, None, [0.4, 0.6], resamples=40, seed=5, method="median")
+    assert same(got.low, low) and same(got.high, high) and same(got.median, median)
 
 
 def test_a_small_case_by_hand_against_the_reference():
@@ -366,3 +387,13 @@ def test_exported():
     out = rank_intervals(np.full((2, 2, 1), 3.0), None, [1.0], resamples=5)
     assert isinstance(out, RankIntervals)
     assert out.low.flags.writeable is False
+
+
+def test_inside_a_tie_the_listing_follows_the_tie_break_not_rounding():
+    # W equal to within 1e-9 (rounding of different sums): the order is net cost, not the tiny difference
+    ranker = intervals_module._Ranker(np.array([0, 1, 2]), False)
+    weighted = np.array([[50.0, 50.0 + 1e-12, 10.0], [50.0 + 1e-12, 50.0, 10.0]])
+    ranks = np.zeros((2, 3), dtype=ranker.rank_type)
+    orders = ranker.rank(ranker.real_keys(weighted, np.ones((2, 3), bool)), ranks, True)
+    assert orders.tolist() == [[0, 1, 2], [0, 1, 2]]
+    assert ranks.tolist() == [[1, 1, 3], [1, 1, 3]]
