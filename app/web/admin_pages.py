@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
@@ -12,7 +14,7 @@ from app.errors import Forbidden, ServiceError
 from app.models import Cycle, Role, User
 from app.users.schemas import UserCreate
 from app.users.service import create_user
-from app.web.forms import errors_from, text
+from app.web.forms import errors_from, path_id, text
 from app.web.render import render
 from app.web.session import WebUser, checked_form
 
@@ -101,7 +103,11 @@ def add_cycle(request: Request, web: WebUser, session: SessionDep, form=Depends(
 
 @router.post("/admin/cycles/{cycle_id}/transition", response_class=HTMLResponse)
 def transition(
-    request: Request, cycle_id: int, web: WebUser, session: SessionDep, form=Depends(checked_form)
+    request: Request,
+    cycle_id: Annotated[int, path_id("cycle_id")],
+    web: WebUser,
+    session: SessionDep,
+    form=Depends(checked_form),
 ):
     _admin(web)
     try:

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
@@ -17,7 +20,7 @@ from app.submissions import service as submissions
 from app.submissions.endpoints import download
 from app.submissions.schemas import SelectionSpec, SubmissionCreate
 from app.web.charts import profile_bars, ranking_bars
-from app.web.forms import errors_from, text
+from app.web.forms import Fields, FormError, errors_from, form_int, path_id, query_int, text
 from app.web.proposal_pages import principles
 from app.web.render import render
 from app.web.session import WebUser, checked_form
@@ -54,10 +57,10 @@ def ranking_page(
     web: WebUser,
     session: SessionDep,
     settings: SettingsDep,
-    cycle_id: int | None = None,
-    weighting_id: int | None = None,
+    cycle_id: Annotated[int | None, query_int("cycle_id")],
+    weighting_id: Annotated[int | None, query_int("weighting_id")],
+    proposal_id: Annotated[int | None, query_int("proposal_id")],
     aggregation: str = "mean",
-    proposal_id: int | None = None,
 ):
     cycle = _cycle(session, cycle_id)
     if aggregation not in dict(AGGREGATIONS):
@@ -125,10 +128,12 @@ def ranking_file(
     web: WebUser,
     session: SessionDep,
     settings: SettingsDep,
-    cycle_id: int,
-    weighting_id: int | None = None,
+    cycle_id: Annotated[int | None, query_int("cycle_id")],
+    weighting_id: Annotated[int | None, query_int("weighting_id")],
     aggregation: str = "mean",
 ) -> Response:
+    if cycle_id is None:
+        raise FormError("cycle_id", "The address names no cycle: add ?cycle_id= with the cycle's number.")
     if fmt not in ("csv", "xlsx") or aggregation not in dict(AGGREGATIONS):
         return render(request, "error.html", web, status=404, title="Not found", detail="No such download.")
     _, _, doc = rankings.load(
@@ -163,7 +168,11 @@ def _weightings_page(request, web, session, cycle, errors=None, values=None, sta
 
 @router.get("/weightings", response_class=HTMLResponse)
 def weightings_page(
-    request: Request, web: WebUser, session: SessionDep, cycle_id: int | None = None, saved: int = 0
+    request: Request,
+    web: WebUser,
+    session: SessionDep,
+    cycle_id: Annotated[int | None, query_int("cycle_id")],
+    saved: int = 0,
 ):
     cycle = _cycle(session, cycle_id)
     return _weightings_page(request, web, session, cycle, message="Weighting saved." if saved else None)
@@ -172,7 +181,7 @@ def weightings_page(
 @router.post("/weightings", response_class=HTMLResponse)
 def create_weighting(request: Request, web: WebUser, session: SessionDep, form=Depends(checked_form)):
     weightings.require_manager(web.user)  # the error page, before the form is read
-    cycle = _cycle(session, int(text(form, "cycle_id") or 0))
+    cycle = _cycle(session, form_int(form, "cycle_id", label="cycle id"))
     method = text(form, "method")
     values = {k: text(form, k) for k in form if k != "csrf_token"}
     body = {
@@ -181,22 +190,20 @@ def create_weighting(request: Request, web: WebUser, session: SessionDep, form=D
         "method": method,
         "make_default": form.get("make_default") == "on",
     }
-    errors: dict[str, str] = {}
+    fields = Fields(form)
+    errors = fields.errors
     if method == "points":
         points = {}
         for p in range(1, 13):
-            raw = text(form, f"points_{p}")
-            try:
-                points[str(p)] = float(raw) if raw else 0.0
-            except ValueError:
-                errors[f"points_{p}"] = "Enter a number of points"
+            value = fields.decimal(f"points_{p}", label="points", min=Decimal(0))
+            points[str(p)] = 0.0 if value is None else float(value)
         body["weights"] = points
     else:
         positions: dict[int, list[int]] = {}
         for p in range(1, 13):
-            raw = text(form, f"rank_{p}")
-            if raw:
-                positions.setdefault(int(raw), []).append(p)
+            rank = fields.int(f"rank_{p}", label="rank", min=1, max=12)
+            if rank is not None:
+                positions.setdefault(rank, []).append(p)
         body["order"] = [positions[k] for k in sorted(positions)]
     try:
         if errors:
@@ -220,7 +227,12 @@ def create_weighting(request: Request, web: WebUser, session: SessionDep, form=D
 
 
 @router.post("/weightings/{weighting_id}/default")
-def make_default(weighting_id: int, web: WebUser, session: SessionDep, form=Depends(checked_form)):
+def make_default(
+    weighting_id: Annotated[int, path_id("weighting_id")],
+    web: WebUser,
+    session: SessionDep,
+    form=Depends(checked_form),
+):
     w = session.get(Weighting, weighting_id)
     weightings.make_default(
         session, web.user, weightings.get_weighting(session, w.cycle_id if w else 0, weighting_id)
@@ -249,7 +261,11 @@ def _submissions_page(request, web, session, cycle, *, errors=None, status=200, 
 
 @router.get("/submissions", response_class=HTMLResponse)
 def submissions_page(
-    request: Request, web: WebUser, session: SessionDep, cycle_id: int | None = None, issued: int = 0
+    request: Request,
+    web: WebUser,
+    session: SessionDep,
+    cycle_id: Annotated[int | None, query_int("cycle_id")],
+    issued: int = 0,
 ):
     cycle = _cycle(session, cycle_id)
     return _submissions_page(request, web, session, cycle, message="Submission issued." if issued else None)
@@ -257,11 +273,14 @@ def submissions_page(
 
 @router.post("/submissions", response_class=HTMLResponse)
 def issue(request: Request, web: WebUser, session: SessionDep, form=Depends(checked_form)):
-    cycle = _cycle(session, int(text(form, "cycle_id") or 0))
+    cycle = _cycle(session, form_int(form, "cycle_id", label="cycle id"))
+    fields = Fields(form)
+    weighting_id = fields.int("weighting_id", label="weighting")
     try:
+        fields.check()
         data = SubmissionCreate(
             title=text(form, "title"),
-            weighting_id=int(text(form, "weighting_id") or 0) or None,
+            weighting_id=weighting_id,
             aggregation=text(form, "aggregation") or "mean",
             note=text(form, "note"),
             selection=SelectionSpec() if form.get("with_selection") == "on" else None,
@@ -270,14 +289,18 @@ def issue(request: Request, web: WebUser, session: SessionDep, form=Depends(chec
         )
         with session.begin_nested():
             submissions.issue(session, web.user, cycle.id, data)
-    except (ValidationError, ServiceError) as exc:
+    except (FormError, ValidationError, ServiceError) as exc:
         return _submissions_page(request, web, session, cycle, errors=errors_from(exc), status=422)
     return RedirectResponse(f"/submissions?cycle_id={cycle.id}&issued=1", status_code=303)
 
 
 @router.get("/submissions/{submission_id}/download.{fmt}")
 def submission_file(
-    submission_id: int, fmt: str, request: Request, web: WebUser, session: SessionDep
+    submission_id: Annotated[int, path_id("submission_id")],
+    fmt: str,
+    request: Request,
+    web: WebUser,
+    session: SessionDep,
 ) -> Response:
     if fmt not in MEDIA:
         return render(request, "error.html", web, status=404, title="Not found", detail="No such download.")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
@@ -14,7 +16,7 @@ from app.scorecards import review, service
 from app.scorecards.review import names_of
 from app.scorecards.schemas import ModerationPut
 from app.web.charts import heat_colour
-from app.web.forms import errors_from, text
+from app.web.forms import INT32_MAX, Fields, FormError, errors_from, form_int, path_id, query_int, text
 from app.web.proposal_pages import principles
 from app.web.render import render
 from app.web.session import WebUser, checked_form
@@ -110,10 +112,10 @@ def _page(
 @router.get("/panels/{panel_id}", response_class=HTMLResponse)
 def panel_page(
     request: Request,
-    panel_id: int,
+    panel_id: Annotated[int, path_id("panel_id")],
     web: WebUser,
     session: SessionDep,
-    proposal_id: int | None = None,
+    proposal_id: Annotated[int | None, query_int("proposal_id")],
     saved: str = "",
 ):
     messages = {"moderation": "Moderated scores saved.", "reopened": "Scorecard reopened."}
@@ -121,9 +123,16 @@ def panel_page(
 
 
 @router.post("/panels/{panel_id}/moderate", response_class=HTMLResponse)
-def moderate(request: Request, panel_id: int, web: WebUser, session: SessionDep, form=Depends(checked_form)):
+def moderate(
+    request: Request,
+    panel_id: Annotated[int, path_id("panel_id")],
+    web: WebUser,
+    session: SessionDep,
+    form=Depends(checked_form),
+):
     _panel(session, web, panel_id)
-    proposal_id = int(text(form, "proposal_id") or 0)
+    proposal_id = form_int(form, "proposal_id", label="proposal id")
+    fields = Fields(form)
     answers = []
     for p in range(1, 13):
         score, note = text(form, f"mod_{p}"), text(form, f"note_{p}")
@@ -132,18 +141,21 @@ def moderate(request: Request, panel_id: int, web: WebUser, session: SessionDep,
         answers.append(
             {
                 "principle": p,
-                "score": int(score) if score.lstrip("-").isdigit() else None,
+                "score": None
+                if score == "na"
+                else fields.int(f"mod_{p}", label="agreed score", min=-INT32_MAX, max=INT32_MAX),
                 "not_applicable": score == "na",
                 "note": note,
             }
         )
     try:
+        fields.check()
         if not answers:
             return RedirectResponse(f"/panels/{panel_id}?proposal_id={proposal_id}", status_code=303)
         data = ModerationPut.model_validate({"scores": answers})
         with session.begin_nested():
             service.moderate(session, web.user, proposal_id, data)
-    except (ValidationError, ServiceError) as exc:
+    except (FormError, ValidationError, ServiceError) as exc:
         renames = {f"scores.{i}": f"note_{a['principle']}" for i, a in enumerate(answers)}
         renames |= {f"scores.{i}.score": f"mod_{a['principle']}" for i, a in enumerate(answers)}
         return _page(
@@ -153,9 +165,16 @@ def moderate(request: Request, panel_id: int, web: WebUser, session: SessionDep,
 
 
 @router.post("/panels/{panel_id}/reopen", response_class=HTMLResponse)
-def reopen(request: Request, panel_id: int, web: WebUser, session: SessionDep, form=Depends(checked_form)):
+def reopen(
+    request: Request,
+    panel_id: Annotated[int, path_id("panel_id")],
+    web: WebUser,
+    session: SessionDep,
+    form=Depends(checked_form),
+):
     _panel(session, web, panel_id)
-    proposal_id = int(text(form, "proposal_id") or 0)
+    proposal_id = form_int(form, "proposal_id", label="proposal id")
+    scorecard_id = form_int(form, "scorecard_id", label="scorecard id")
     reason = text(form, "reason")
     try:
         if len(reason) < 3:
@@ -169,7 +188,7 @@ def reopen(request: Request, panel_id: int, web: WebUser, session: SessionDep, f
                 errors={"_form": "Give a reason for reopening the scorecard."},
             )
         with session.begin_nested():
-            service.reopen(session, web.user, proposal_id, int(text(form, "scorecard_id") or 0), reason)
+            service.reopen(session, web.user, proposal_id, scorecard_id, reason)
     except ServiceError as exc:
         return _page(request, web, session, panel_id, proposal_id, errors=errors_from(exc), status=exc.status)
     return RedirectResponse(f"/panels/{panel_id}?proposal_id={proposal_id}&saved=reopened", status_code=303)

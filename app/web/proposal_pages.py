@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
@@ -12,7 +14,7 @@ from app.models import Cycle, CycleStatus, Principle, ProposalKind, ProposalStat
 from app.pagination import PageParams
 from app.proposals import service
 from app.proposals.schemas import ProposalCreate, ProposalUpdate, Withdrawal
-from app.web.forms import errors_from, text
+from app.web.forms import errors_from, form_int, path_id, query_int, query_page, text
 from app.web.render import render
 from app.web.session import WebUser, checked_form
 
@@ -75,9 +77,9 @@ def list_page(
     request: Request,
     web: WebUser,
     session: SessionDep,
-    cycle_id: int | None = None,
+    cycle_id: Annotated[int | None, query_int("cycle_id")],
+    page: Annotated[int, query_page()],
     q: str = "",
-    page: int = 1,
 ) -> HTMLResponse:
     size = 50
     stmt = service.list_query(
@@ -90,9 +92,7 @@ def list_page(
         proposer_id=None,
         sort="reference",
     )
-    rows, total = service.list_proposals(
-        session, PageParams(limit=size, offset=(max(page, 1) - 1) * size), stmt
-    )
+    rows, total = service.list_proposals(session, PageParams(limit=size, offset=(page - 1) * size), stmt)
     cycles = list(session.scalars(select(Cycle).order_by(Cycle.id.desc())))
     items = [(p, service.totals(p)) for p in rows]
     return render(
@@ -129,7 +129,10 @@ def _form_page(request, web, session, cycle, values, errors, proposal=None, stat
 
 @router.get("/proposals/new", response_class=HTMLResponse)
 def new_page(
-    request: Request, web: WebUser, session: SessionDep, cycle_id: int | None = None
+    request: Request,
+    web: WebUser,
+    session: SessionDep,
+    cycle_id: Annotated[int | None, query_int("cycle_id")],
 ) -> HTMLResponse:
     cycles = writable_cycles(session, web.user)
     if not cycles:
@@ -152,7 +155,7 @@ def new_page(
 
 @router.post("/proposals/new", response_class=HTMLResponse)
 def create(request: Request, web: WebUser, session: SessionDep, form=Depends(checked_form)):
-    cycle = get_cycle(session, int(text(form, "cycle_id") or 0))
+    cycle = get_cycle(session, form_int(form, "cycle_id", label="cycle id"))
     values = form_values(form, cycle)
     status = ProposalStatus.draft if form.get("action") == "draft" else ProposalStatus.submitted
     try:
@@ -192,14 +195,20 @@ def _detail(request, web, session, p, *, errors=None, status=200, message=None) 
 
 @router.get("/proposals/{proposal_id}", response_class=HTMLResponse)
 def view(
-    request: Request, proposal_id: int, web: WebUser, session: SessionDep, saved: int = 0
+    request: Request,
+    proposal_id: Annotated[int, path_id("proposal_id")],
+    web: WebUser,
+    session: SessionDep,
+    saved: int = 0,
 ) -> HTMLResponse:
     p = service.get_proposal(session, web.user, proposal_id)
     return _detail(request, web, session, p, message="Saved." if saved else None)
 
 
 @router.get("/proposals/{proposal_id}/edit", response_class=HTMLResponse)
-def edit_page(request: Request, proposal_id: int, web: WebUser, session: SessionDep) -> HTMLResponse:
+def edit_page(
+    request: Request, proposal_id: Annotated[int, path_id("proposal_id")], web: WebUser, session: SessionDep
+) -> HTMLResponse:
     p = service.get_proposal(session, web.user, proposal_id)
     cycle = get_cycle(session, p.cycle_id)
     fin = {f.year: f for f in p.financials}
@@ -222,14 +231,19 @@ def edit_page(request: Request, proposal_id: int, web: WebUser, session: Session
 
 
 @router.post("/proposals/{proposal_id}/edit", response_class=HTMLResponse)
-def update(request: Request, proposal_id: int, web: WebUser, session: SessionDep, form=Depends(checked_form)):
+def update(
+    request: Request,
+    proposal_id: Annotated[int, path_id("proposal_id")],
+    web: WebUser,
+    session: SessionDep,
+    form=Depends(checked_form),
+):
     p = service.get_proposal(session, web.user, proposal_id)
     cycle = get_cycle(session, p.cycle_id)
     values = form_values(form, cycle)
+    version = form_int(form, "version", min=0)
     try:
-        data = ProposalUpdate.model_validate(
-            {**payload(values, cycle), "version": int(values["version"] or 0)}
-        )
+        data = ProposalUpdate.model_validate({**payload(values, cycle), "version": version})
         with session.begin_nested():
             service.update_proposal(session, web.user, p, data)
     except (ValidationError, ServiceError) as exc:
@@ -247,11 +261,18 @@ def update(request: Request, proposal_id: int, web: WebUser, session: SessionDep
 
 
 @router.post("/proposals/{proposal_id}/submit", response_class=HTMLResponse)
-def submit(request: Request, proposal_id: int, web: WebUser, session: SessionDep, form=Depends(checked_form)):
+def submit(
+    request: Request,
+    proposal_id: Annotated[int, path_id("proposal_id")],
+    web: WebUser,
+    session: SessionDep,
+    form=Depends(checked_form),
+):
     """Put a draft proposal forward to the cycle."""
     p = service.get_proposal(session, web.user, proposal_id)
+    version = form_int(form, "version", min=0)
     try:
-        data = ProposalUpdate(status=ProposalStatus.submitted, version=int(text(form, "version") or 0))
+        data = ProposalUpdate(status=ProposalStatus.submitted, version=version)
         with session.begin_nested():
             service.update_proposal(session, web.user, p, data)
     except (ValidationError, ServiceError) as exc:
@@ -261,7 +282,11 @@ def submit(request: Request, proposal_id: int, web: WebUser, session: SessionDep
 
 @router.post("/proposals/{proposal_id}/withdraw", response_class=HTMLResponse)
 def withdraw(
-    request: Request, proposal_id: int, web: WebUser, session: SessionDep, form=Depends(checked_form)
+    request: Request,
+    proposal_id: Annotated[int, path_id("proposal_id")],
+    web: WebUser,
+    session: SessionDep,
+    form=Depends(checked_form),
 ):
     p = service.get_proposal(session, web.user, proposal_id)
     try:

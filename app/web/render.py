@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from app.errors import ErrorPage
+from app.web.forms import FormError
 from app.web.session import CsrfFailed, LoginRequired, login_url
 
 HERE = Path(__file__).parent
@@ -54,6 +55,18 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired):
         return RedirectResponse(login_url(exc.next_path, exc.expired), status_code=303)
+
+    @app.exception_handler(FormError)
+    async def _form(request: Request, exc: FormError):
+        """A number in the address, or a field nobody types (a hidden id), that could not be read."""
+        if exc.status == 404:
+            return error_page(request, 404, "Page not found", exc.message)
+        return error_page(
+            request,
+            exc.status,
+            "This page could not be read",
+            f"{exc.message} Go back, reload the page and try again.",
+        )
 
     @app.exception_handler(CsrfFailed)
     async def _csrf(request: Request, exc: CsrfFailed):

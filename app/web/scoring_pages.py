@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
@@ -12,7 +14,7 @@ from app.panels.service import declare_conflict
 from app.proposals.service import get_proposal, totals
 from app.scorecards import service
 from app.scorecards.schemas import ScorecardPut
-from app.web.forms import errors_from, text
+from app.web.forms import INT32_MAX, Fields, FormError, errors_from, path_id, text
 from app.web.proposal_pages import principles
 from app.web.render import render
 from app.web.session import WebUser, checked_form
@@ -20,8 +22,9 @@ from app.web.session import WebUser, checked_form
 router = APIRouter(include_in_schema=False)
 
 
-def answers_from(form) -> tuple[list[dict], dict[str, str]]:
-    """The twelve answers as posted, and the raw values to show again."""
+def answers_from(form) -> tuple[list[dict], dict[str, str], dict[str, str]]:
+    """The twelve answers as posted, the raw values to show again, and the fields that could not be read."""
+    fields = Fields(form)
     answers, raw = [], {}
     for p in range(1, 13):
         score, rationale, confidence = (
@@ -35,13 +38,15 @@ def answers_from(form) -> tuple[list[dict], dict[str, str]]:
         answers.append(
             {
                 "principle": p,
-                "score": int(score) if score.lstrip("-").isdigit() else None,
+                "score": None
+                if score == "na"
+                else fields.int(f"score_{p}", label="score", min=-INT32_MAX, max=INT32_MAX),
                 "not_applicable": score == "na",
                 "rationale": rationale,
-                "confidence": int(confidence) if confidence.isdigit() else None,
+                "confidence": fields.int(f"confidence_{p}", label="confidence", min=1, max=3),
             }
         )
-    return answers, raw
+    return answers, raw, fields.errors
 
 
 def renames(answers: list[dict]) -> dict[str, str]:
@@ -109,7 +114,13 @@ def _page(request, web, session, proposal_id, raw=None, errors=None, status=200,
 
 
 @router.get("/proposals/{proposal_id}/score", response_class=HTMLResponse)
-def score_page(request: Request, proposal_id: int, web: WebUser, session: SessionDep, saved: str = ""):
+def score_page(
+    request: Request,
+    proposal_id: Annotated[int, path_id("proposal_id")],
+    web: WebUser,
+    session: SessionDep,
+    saved: str = "",
+):
     messages = {
         "draft": "Draft saved.",
         "submitted": "Scorecard submitted.",
@@ -120,15 +131,21 @@ def score_page(request: Request, proposal_id: int, web: WebUser, session: Sessio
 
 @router.post("/proposals/{proposal_id}/score", response_class=HTMLResponse)
 def save_score(
-    request: Request, proposal_id: int, web: WebUser, session: SessionDep, form=Depends(checked_form)
+    request: Request,
+    proposal_id: Annotated[int, path_id("proposal_id")],
+    web: WebUser,
+    session: SessionDep,
+    form=Depends(checked_form),
 ):
-    answers, raw = answers_from(form)
+    answers, raw, unreadable = answers_from(form)
     submit = form.get("action") == "submit"
     try:
+        if unreadable:
+            raise FormError(unreadable)
         data = ScorecardPut.model_validate({"scores": answers, "submit": submit})
         with session.begin_nested():
             service.save(session, web.user, proposal_id, data)
-    except (ValidationError, ServiceError) as exc:
+    except (FormError, ValidationError, ServiceError) as exc:
         return _page(
             request,
             web,
@@ -145,7 +162,11 @@ def save_score(
 
 @router.post("/proposals/{proposal_id}/conflict", response_class=HTMLResponse)
 def declare(
-    request: Request, proposal_id: int, web: WebUser, session: SessionDep, form=Depends(checked_form)
+    request: Request,
+    proposal_id: Annotated[int, path_id("proposal_id")],
+    web: WebUser,
+    session: SessionDep,
+    form=Depends(checked_form),
 ):
     p = get_proposal(session, web.user, proposal_id)
     try:
