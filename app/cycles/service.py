@@ -139,6 +139,8 @@ ADMIN_FIELDS = (
     "scale_max",
     "scale_labels",
     "not_applicable_policy",
+    "min_scorecards",
+    "disagreement_threshold",
 )
 
 

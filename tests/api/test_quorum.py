@@ -388,3 +388,19 @@ def test_submission_frozen_before_quorum_still_verifies(client, factory, admin, 
         )
     )
     assert [(row["Reference"], row["Rank"], row["Below quorum"]) for row in rows][-1] == ("V1-05", "5", "")
+
+
+def test_only_an_admin_changes_quorum_and_threshold(client, factory, admin):
+    chair = factory.user("chair")
+    cycle = factory.cycle(admin)
+    r = client.patch(
+        f"{API}/cycles/{cycle['id']}",
+        headers=chair.headers,
+        json={"min_scorecards": 1, "disagreement_threshold": 5, "version": cycle["version"]},
+    )
+    assert r.status_code == 403
+    assert {tuple(e["loc"]) for e in r.json()["errors"]} == {
+        ("body", "min_scorecards"),
+        ("body", "disagreement_threshold"),
+    }
+    assert client.get(f"{API}/cycles/{cycle['id']}", headers=chair.headers).json()["min_scorecards"] == 3
