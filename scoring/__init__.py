@@ -19,6 +19,7 @@ from .agreement import Agreement, agreement, krippendorff_alpha_ordinal
 from .compare import RankingComparison, compare_rankings, kendall_tau_b
 from .errors import DisconnectedComparisonsError, ScoringError, ScoringInputError
 from .intervals import RankIntervals, rank_intervals
+from .quorum import Quorum, quorum
 from .ranking import RankedItem, Ranking, effective_weights, rank, weighted_scores
 from .rules import CR_THRESHOLD, N_PRINCIPLES, SPREAD_FLAG, TIE_TOLERANCE, normalise
 from .selection import (
@@ -72,6 +73,7 @@ __all__ = [
     "Interval",
     "PairwiseDiagnostics",
     "Portfolio",
+    "Quorum",
     "RankIntervals",
     "RankedItem",
     "Ranking",
@@ -101,6 +103,7 @@ __all__ = [
     "normalised_weights",
     "pairwise_weights",
     "portfolio",
+    "quorum",
     "rank",
     "rank_intervals",
     "rank_order_centroid",
