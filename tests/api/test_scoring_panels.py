@@ -339,7 +339,14 @@ def test_progress_and_agreement_match_hand_computed_values(client, admin, panel)
     ag = client.get(f"{API}/cycles/{panel['cycle']['id']}/agreement", headers=panel["chair"].headers).json()
     q1, q2 = ag["proposals"]
     assert q1["scorers"] == 2 and q1["max_spread"] == 2 and q1["needs_moderation"] is True
-    assert q1["principles"][0] == {"principle": 1, "n": 2, "spread": 2.0, "sd": 1.0, "needs_moderation": True}
+    assert q1["principles"][0] == {
+        "principle": 1,
+        "n": 2,
+        "spread": 2.0,
+        "sd": 1.0,
+        "needs_moderation": True,
+        "moderated": False,
+    }
     assert q2["max_spread"] == 1 and q2["needs_moderation"] is False
     assert q2["principles"][1]["sd"] == 0.5
     # leniency: a deviates -1 on p1 (panel mean 2) and -0.5 on p2 principle 2 else 0 → mean over a's 24 scores
