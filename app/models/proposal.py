@@ -3,7 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, Hundredths, TimestampMixin
@@ -57,6 +57,16 @@ class Proposal(TimestampMixin, Base):
     )
 
     __mapper_args__ = {"version_id_col": version}
+
+
+# A reference is unique in its cycle whatever its case: "RACE-1" and "race-1" are one reference. The
+# service checks first for a friendly error; this index decides when two creates race.
+Index(
+    "uq_proposals_cycle_id_lower_reference",
+    Proposal.cycle_id,
+    func.lower(Proposal.reference),
+    unique=True,
+)
 
 
 class ProposalFinancial(Base):

@@ -134,6 +134,14 @@ def _err(row: int | None, column: str | None, msg: str, type_: str = "value_erro
     return {"loc": loc, "row": row, "column": column, "msg": msg, "type": type_}
 
 
+def _row_error(number: int, data: ProposalCreate, error: dict) -> dict:
+    """A service's field error on one row, told as the import tells it."""
+    column = str(error["loc"][-1]) if error.get("loc") else None
+    if column == "reference" and error.get("type") == "unique":
+        return _err(number, column, f"{data.reference} already exists in this cycle", "unique")
+    return _err(number, column, error["msg"], error.get("type", "value_error"))
+
+
 def _column_of(loc: tuple, cycle: Cycle, data: dict[str, Any]) -> str:
     if not loc:
         return ""
@@ -258,7 +266,14 @@ def import_file(
         )
     imported = []
     for number, data, proposer_id in parsed:
-        proposal = service.create_proposal(session, actor, data, cycle=cycle, proposer_id=proposer_id)
+        try:
+            proposal = service.create_proposal(session, actor, data, cycle=cycle, proposer_id=proposer_id)
+        except ValidationFailed as exc:
+            # Only a write committed meanwhile gets here (a reference taken since the file was checked).
+            raise ValidationFailed(
+                "The file was not imported: 1 problem(s) in 1 row(s); nothing was changed.",
+                errors=[_row_error(number, data, e) for e in exc.errors or []],
+            ) from None
         imported.append(ImportedRow(row=number, id=proposal.id, reference=proposal.reference))
     record(
         session,

@@ -7,10 +7,12 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from app.audit.service import record
 from app.cycles.service import check_version, get_cycle
+from app.db import broken_constraint
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from app.models import (
     Cycle,
@@ -114,6 +116,31 @@ def check_against_cycle(
     return errors
 
 
+# What the database names when a reference is repeated in a cycle: the any-case index, the exact-case
+# constraint (PostgreSQL), or the exact-case constraint's columns (SQLite).
+REFERENCE_CONSTRAINTS = frozenset(
+    {
+        "uq_proposals_cycle_id_lower_reference",
+        "uq_proposals_cycle_id_reference",
+        "proposals.cycle_id, proposals.reference",
+    }
+)
+
+
+def reference_error(reference: str) -> dict:
+    return field_error(["body", "reference"], f"{reference} is already used in this cycle", "unique")
+
+
+def _flush_checking_reference(session: Session, reference: str, message: str) -> None:
+    """Flush; a reference that a concurrent write took after our check gets the check's own answer."""
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        if broken_constraint(exc) not in REFERENCE_CONSTRAINTS:
+            raise
+        raise ValidationFailed(message, errors=[reference_error(reference)]) from None
+
+
 def _reference_taken(session: Session, cycle_id: int, reference: str, exclude_id: int | None = None) -> bool:
     stmt = select(Proposal.id).where(
         Proposal.cycle_id == cycle_id, func.lower(Proposal.reference) == reference.lower()
@@ -186,9 +213,7 @@ def create_proposal(
         )
     errors = check_against_cycle(cycle, data.financials)
     if data.reference and _reference_taken(session, cycle.id, data.reference):
-        errors.append(
-            field_error(["body", "reference"], f"{data.reference} is already used in this cycle", "unique")
-        )
+        errors.append(reference_error(data.reference))
     if errors:
         raise ValidationFailed("The proposal has invalid fields.", errors=errors)
     if proposer_id is None and not actor.has_role(*MANAGER_ROLES):
@@ -210,7 +235,7 @@ def create_proposal(
     _set_financials(proposal, cycle, data.financials)
     _set_self_assessment(proposal, data.self_assessment)
     session.add(proposal)
-    session.flush()
+    _flush_checking_reference(session, proposal.reference, "The proposal has invalid fields.")
     if audit:
         record(session, actor, "proposal.created", "proposal", proposal.id, after=snapshot(proposal))
     return proposal
@@ -226,9 +251,7 @@ def update_proposal(session: Session, actor: User, proposal: Proposal, data: Pro
         and data.reference != proposal.reference
         and _reference_taken(session, cycle.id, data.reference, proposal.id)
     ):
-        errors.append(
-            field_error(["body", "reference"], f"{data.reference} is already used in this cycle", "unique")
-        )
+        errors.append(reference_error(data.reference))
     if data.status == ProposalStatus.withdrawn:
         errors.append(
             field_error(["body", "status"], "withdraw with POST /proposals/{id}/withdraw and a reason")
@@ -257,7 +280,7 @@ def update_proposal(session: Session, actor: User, proposal: Proposal, data: Pro
     after = snapshot(proposal)
     if after != before:
         proposal.updated_at = datetime.now(UTC)  # also bumps the version when only child rows changed
-        session.flush()
+        _flush_checking_reference(session, proposal.reference, "The proposal update has invalid fields.")
         record(session, actor, "proposal.updated", "proposal", proposal.id, before=before, after=after)
     return proposal
 

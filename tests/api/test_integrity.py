@@ -2,11 +2,20 @@
 and an export is recorded only once its file was built."""
 
 import logging
+import threading
+import time
 import traceback
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.main import create_app
+from app.migrate import head_revision
+from app.models import Proposal
 
 API = "/api/v1"
 SECRET = "Tr0ub4dor-and-3-staples"
@@ -87,7 +96,12 @@ def scored_cycle(client, factory, admin, proposals=1):
     r = client.post(
         f"{API}/cycles/{cycle['id']}/panels",
         headers=admin.headers,
-        json={"name": "Panel", "chair_id": admin.id, "member_ids": [s.id for s in scorers], "proposal_ids": ids},
+        json={
+            "name": "Panel",
+            "chair_id": admin.id,
+            "member_ids": [s.id for s in scorers],
+            "proposal_ids": ids,
+        },
     )
     assert r.status_code == 201, r.text
     r = client.post(f"{API}/cycles/{cycle['id']}/transition", json={"to": "scoring"}, headers=admin.headers)
@@ -96,7 +110,9 @@ def scored_cycle(client, factory, admin, proposals=1):
     for scorer in scorers:
         for pid in ids:
             r = client.put(
-                f"{API}/proposals/{pid}/scorecard", headers=scorer.headers, json={"scores": card, "submit": True}
+                f"{API}/proposals/{pid}/scorecard",
+                headers=scorer.headers,
+                json={"scores": card, "submit": True},
             )
             assert r.status_code == 200, r.text
     return {**cycle, "proposal_ids": ids, "scorers": scorers}
@@ -116,7 +132,9 @@ def test_an_export_is_recorded_only_once_its_file_was_built(client, factory, adm
     from openpyxl.workbook.workbook import Workbook
 
     cycle = scored_cycle(client, factory, admin)
-    r = client.post(f"{API}/cycles/{cycle['id']}/transition", json={"to": "moderation"}, headers=admin.headers)
+    r = client.post(
+        f"{API}/cycles/{cycle['id']}/transition", json={"to": "moderation"}, headers=admin.headers
+    )
     assert r.status_code == 200, r.text
     r = client.post(
         f"{API}/cycles/{cycle['id']}/submissions", json={"title": "Board paper"}, headers=admin.headers
@@ -141,3 +159,216 @@ def test_an_export_is_recorded_only_once_its_file_was_built(client, factory, adm
     assert [(e["entity_id"], e["changes"]["format"]) for e in ranked] == [(str(cycle["id"]), "xlsx")]
     downloaded = _exported(client, admin, "submission.exported")
     assert [(e["entity_id"], e["changes"]["format"]) for e in downloaded] == [(str(sub["id"]), "xlsx")]
+
+
+# --- Proposal references are unique in their cycle whatever their case, in the database itself ---
+
+
+def run_together(n, fn):
+    barrier = threading.Barrier(n)
+    results = [None] * n
+
+    def worker(i):
+        barrier.wait()
+        results[i] = fn(i)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return results
+
+
+def proposal_body(cycle, reference, n=0):
+    return {
+        "cycle_id": cycle["id"],
+        "reference": reference,
+        "title": f"Racing proposal {n}",
+        "capability": "Estates",
+        "kind": "efficiency",
+        "lead": "L",
+    }
+
+
+def references(db, cycle_id):
+    with db.unit_of_work(write=False) as session:
+        return sorted(session.scalars(select(Proposal.reference).where(Proposal.cycle_id == cycle_id)))
+
+
+def assert_reference_refused(r, loc=("body", "reference")):
+    assert r.status_code == 422, r.text
+    errors = r.json()["errors"]
+    assert [(e["loc"][: len(loc)], e["type"]) for e in errors] == [(list(loc), "unique")], errors
+
+
+def test_the_database_refuses_a_reference_in_another_case(db, factory, admin):
+    cycle = factory.cycle(admin)
+    factory.proposal(admin, cycle, reference="RACE-1")
+    with pytest.raises(sa.exc.IntegrityError), db.unit_of_work() as session:
+        session.add(
+            Proposal(
+                cycle_id=cycle["id"],
+                reference="race-1",
+                title="T",
+                capability="C",
+                kind="efficiency",
+                lead="L",
+            )
+        )
+        session.flush()
+    other = factory.cycle(admin)
+    factory.proposal(admin, other, reference="race-1")  # another cycle may use it
+    assert references(db, cycle["id"]) == ["RACE-1"]
+
+
+@pytest.mark.parametrize("instances", [1, 2])
+def test_concurrent_creates_of_one_reference_in_two_cases_make_one_row(
+    app, settings, factory, admin, instances
+):
+    """Threads (and two service instances on one database) create RACE-1 and race-1 at once."""
+    cycle = factory.cycle(admin)
+    apps = [app] + [create_app(settings) for _ in range(instances - 1)]
+    n = 8
+    clients = [TestClient(apps[i % instances], raise_server_exceptions=False) for i in range(n)]
+    try:
+        results = run_together(
+            n,
+            lambda i: clients[i].post(
+                f"{API}/proposals",
+                json=proposal_body(cycle, "RACE-1" if i % 2 else "race-1", i),
+                headers=admin.headers,
+            ),
+        )
+    finally:
+        for extra in apps[1:]:
+            extra.state.db.dispose()
+    codes = sorted(r.status_code for r in results)
+    assert codes == [201] + [422] * (n - 1), [r.text for r in results]
+    for r in results:
+        if r.status_code == 422:
+            assert_reference_refused(r)
+    winner = next(r.json() for r in results if r.status_code == 201)
+    assert references(app.state.db, cycle["id"]) == [winner["reference"]]
+
+
+@contextmanager
+def uncommitted_proposal(database_url, cycle_id, reference):
+    """Another writer's proposal, inserted and not yet committed: the service's check cannot see it."""
+    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    session = Session(engine)
+    try:
+        session.add(
+            Proposal(
+                cycle_id=cycle_id, reference=reference, title="T", capability="C", kind="efficiency", lead="L"
+            )
+        )
+        session.flush()
+        yield session
+    finally:
+        session.close()
+        engine.dispose()
+
+
+def race_against_uncommitted(database_url, cycle_id, reference, request):
+    """Send ``request`` while another transaction holds ``reference`` uncommitted; commit that one once the
+    request waits for it (on PostgreSQL the request's INSERT waits on the unique index), then answer."""
+    with uncommitted_proposal(database_url, cycle_id, reference) as other:
+        box = {}
+        thread = threading.Thread(target=lambda: box.setdefault("r", request()))
+        thread.start()
+        if database_url.startswith("postgresql"):
+            waiting = sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO proposals%'"
+            )
+            deadline = time.monotonic() + 30
+            while other.connection().scalar(waiting) == 0:
+                other.connection().execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+                assert time.monotonic() < deadline and thread.is_alive(), (
+                    f"the request never waited at its INSERT: {box.get('r') and box['r'].text}"
+                )
+                time.sleep(0.05)
+        else:
+            time.sleep(0.3)  # SQLite: the request waits for the write lock at BEGIN
+        other.commit()
+        thread.join(60)
+    return box["r"]
+
+
+def test_a_create_that_loses_the_race_gets_the_reference_error(client, database_url, db, factory, admin):
+    cycle = factory.cycle(admin)
+    r = race_against_uncommitted(
+        database_url,
+        cycle["id"],
+        "RACE-1",
+        lambda: client.post(f"{API}/proposals", json=proposal_body(cycle, "race-1"), headers=admin.headers),
+    )
+    assert_reference_refused(r)
+    assert r.json()["errors"][0]["msg"] == "race-1 is already used in this cycle"
+    assert references(db, cycle["id"]) == ["RACE-1"]
+
+
+def test_an_import_that_loses_the_race_names_the_row_and_column(client, database_url, db, factory, admin):
+    cycle = factory.cycle(admin)
+    csv_file = (
+        "reference,title,capability,kind,lead\n"
+        "OK-1,First,Estates,efficiency,L\n"
+        "race-1,Second,Estates,efficiency,L\n"
+    )
+    r = race_against_uncommitted(
+        database_url,
+        cycle["id"],
+        "RACE-1",
+        lambda: client.post(
+            f"{API}/cycles/{cycle['id']}/proposals/import",
+            files={"file": ("p.csv", csv_file.encode(), "text/csv")},
+            headers=admin.headers,
+        ),
+    )
+    assert r.status_code == 422, r.text
+    errors = r.json()["errors"]
+    assert [(e["row"], e["column"], e["type"], e["msg"]) for e in errors] == [
+        (3, "reference", "unique", "race-1 already exists in this cycle")
+    ]
+    assert references(db, cycle["id"]) == ["RACE-1"]  # nothing of the file landed
+
+
+def test_upgrade_stops_and_lists_references_repeated_in_another_case(app, database_url, db, factory, admin):
+    from alembic.util import CommandError
+
+    from app.migrate import downgrade, upgrade
+
+    cycle = factory.cycle(admin)
+    first = factory.proposal(admin, cycle, reference="DUP-1")
+    app.state.db.dispose()
+    downgrade(database_url, "0006")
+    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO proposals (cycle_id, reference, title, capability, kind, summary, lead, "
+                    "fte_change, status, version, created_at, updated_at) SELECT cycle_id, 'dup-1', title, "
+                    "capability, kind, summary, lead, fte_change, status, 1, created_at, updated_at "
+                    "FROM proposals WHERE id = :id"
+                ),
+                {"id": first["id"]},
+            )
+            second = conn.scalar(sa.text("SELECT max(id) FROM proposals"))
+        with pytest.raises(CommandError) as refused:
+            upgrade(database_url)
+        message = str(refused.value)
+        assert (
+            f"cycle {cycle['id']}: 'DUP-1' (proposal {first['id']}), 'dup-1' (proposal {second})" in message
+        )
+        assert "Nothing was changed" in message
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE proposals SET reference = 'DUP-2' WHERE id = :id"), {"id": second})
+        upgrade(database_url)
+        with engine.connect() as conn:
+            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == head_revision(
+                database_url
+            )
+    finally:
+        engine.dispose()
