@@ -1,14 +1,19 @@
-"""CSV and XLSX files of a ranking. Text cells that a spreadsheet would read as a formula are escaped."""
+"""CSV and XLSX files of a ranking. Text cells that a spreadsheet would read as a formula are escaped, and
+characters an XLSX file cannot hold (control characters stored before input refused them) are replaced."""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Characters XML 1.0 (and so an XLSX cell) cannot hold: C0 controls but tab, LF and CR; lone surrogates;
+# U+FFFE and U+FFFF. Input refuses them, but rows stored earlier (or edited in the database) may hold them.
+XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 COLUMNS = [
     ("rank", "Rank"),
@@ -57,6 +62,15 @@ def safe_text(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
+def xlsx_cell(value: Any) -> Any:
+    """A value an XLSX cell can hold: Decimal as a number, text without XML-illegal characters."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, str):
+        return XML_ILLEGAL.sub("\ufffd", value)
+    return value
+
+
 def rows(items: list[dict[str, Any]], extra: dict[str, str] | None = None) -> list[list[Any]]:
     out = []
     for it in items:
@@ -94,15 +108,15 @@ def to_xlsx(
     ws = wb.active
     ws.title = "Ranking"
     for label, value in header:
-        ws.append([label, safe_text(value) if isinstance(value, str) else value])
+        ws.append([xlsx_cell(label), xlsx_cell(safe_text(value) if isinstance(value, str) else value)])
         ws.cell(row=ws.max_row, column=1).font = Font(bold=True)
     ws.append([])
-    ws.append([title for _, title in COLUMNS] + list((extra or {}).values()))
+    ws.append([xlsx_cell(title) for _, title in COLUMNS] + [xlsx_cell(t) for t in (extra or {}).values()])
     header_row = ws.max_row
     for cell in ws[header_row]:
         cell.font = Font(bold=True)
     for row in rows(items, extra):
-        ws.append([float(v) if isinstance(v, Decimal) else v for v in row])
+        ws.append([xlsx_cell(v) for v in row])
         r = ws.max_row
         for col, (key, _) in enumerate(COLUMNS, start=1):
             if key in MONEY:
