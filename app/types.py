@@ -1,0 +1,96 @@
+"""Bounded input types shared by every schema and endpoint: the one rule for integers and text.
+
+Integers are bounded to what the columns hold on both databases (PostgreSQL ``INTEGER`` is 32-bit), so
+an id, version, offset or limit beyond them is a ``422`` naming the parameter, never a driver overflow.
+Text refuses control characters (NUL, escape, form feed…), which PostgreSQL cannot store (NUL) and
+spreadsheets cannot hold (XLSX is XML); multi-line text keeps tab, line feed and carriage return.
+
+    cycle_id: Id                                    # a path or query parameter
+    version: Version | None = None                  # a body field
+    title: SingleLine = Field(min_length=3, max_length=300)
+    q: Annotated[SingleLine | None, Query(max_length=200)] = None
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Final
+
+from annotated_types import Ge, Le
+from pydantic import AfterValidator, AllowInfNan
+
+INT32_MAX: Final = 2_147_483_647
+INT32_MIN: Final = -2_147_483_648
+
+PositiveInt32 = Annotated[int, Ge(1), Le(INT32_MAX)]
+"""A count or id held in an INTEGER column (1 … 2147483647)."""
+
+Id = PositiveInt32
+"""A row id (1 … 2147483647)."""
+
+Version = Annotated[int, Ge(0), Le(INT32_MAX)]
+"""A row version as read (0 … 2147483647; a scorecard not yet saved is at version 0)."""
+
+Offset = Annotated[int, Ge(0), Le(INT32_MAX)]
+"""Items to skip in a list (0 … 2147483647)."""
+
+Int32 = Annotated[int, Ge(INT32_MIN), Le(INT32_MAX)]
+"""Any other integer stored in an INTEGER column (a score: the cycle's scale is checked by the service)."""
+
+MAX_WEIGHT: Final = 1_000_000.0
+Weight = Annotated[float, Le(MAX_WEIGHT), AllowInfNan(False)]
+"""A typed weight (direct, points, swing): a finite number up to a million; the maths divides by the total,
+so only proportions matter. Negative numbers are left to the maths, which names the rule."""
+
+# Refused everywhere: C0 controls but tab, LF and CR; DEL and the C1 controls; lone surrogates (no UTF-8
+# form, so no database can store them); U+FFFE and U+FFFF (not characters, and not allowed in XML).
+_MULTI_LINE_REFUSED = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff"
+_MULTI_LINE_BAD = re.compile(f"[{_MULTI_LINE_REFUSED}]")
+_SINGLE_LINE_BAD = re.compile(f"[\t\n\r{_MULTI_LINE_REFUSED}]")
+
+_NAMES = {"\x00": "NUL", "\t": "tab", "\n": "line feed", "\r": "carriage return", "\x1b": "escape", "\x7f": "DEL"}
+
+
+def _describe(ch: str) -> str:
+    code = f"U+{ord(ch):04X}"
+    return f"{_NAMES[ch]} ({code})" if ch in _NAMES else code
+
+
+def single_line(value: str) -> str:
+    """Refuse every control character, tab and line breaks included (titles, names, searches)."""
+    bad = _SINGLE_LINE_BAD.search(value)
+    if bad:
+        raise ValueError(
+            f"must be a single line without control characters; found {_describe(bad.group())} "
+            f"at character {bad.start() + 1}"
+        )
+    return value
+
+
+def multi_line(value: str) -> str:
+    """Refuse control characters other than tab, line feed and carriage return (summaries, notes)."""
+    bad = _MULTI_LINE_BAD.search(value)
+    if bad:
+        raise ValueError(
+            f"must not contain control characters other than tab and line breaks; found "
+            f"{_describe(bad.group())} at character {bad.start() + 1}"
+        )
+    return value
+
+
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(value: str) -> str:
+    """Text an XML document (an XLSX cell) can hold: each illegal character becomes U+FFFD.
+
+    For text stored before input refused control characters. A replacement, not a removal, so that
+    '\\x01=1+1' cannot turn into a formula once its first character is gone."""
+    return _XML_ILLEGAL.sub("\ufffd", value)
+
+
+SingleLine = Annotated[str, AfterValidator(single_line)]
+"""One line of text: titles, names, references, emails, search terms."""
+
+MultiLine = Annotated[str, AfterValidator(multi_line)]
+"""Free text that may span lines: summaries, rationales, notes, reasons, self-assessments."""
