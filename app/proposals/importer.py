@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +27,15 @@ from app.proposals import service
 from app.proposals.schemas import ProposalCreate
 
 MAX_ROWS = 5000
+# What is read of a file, bounded before any row is parsed (a sheet may declare A1:XFD1048576, and a small
+# zip may hold a huge member). The template has at most 41 columns (10 financial years); the slack covers
+# notes columns, which are then named as unknown.
+MAX_COLUMNS = 100
+MAX_SHEET_ROWS = 2 * MAX_ROWS  # rows read, blank ones included; at most MAX_ROWS of them may hold proposals
+MAX_LINE_CHARS = 200_000  # one CSV record: a long summary and twelve self-assessments fit well within it
+MAX_UNZIPPED_BYTES = 64 * 1024 * 1024  # all members of an .xlsx together, uncompressed
+MAX_ZIP_MEMBERS = 1000
+MAX_ZIP_RATIO = 200  # uncompressed to compressed, for any member over 1 MiB
 BASE_COLUMNS = (
     "reference",
     "title",
@@ -92,21 +102,96 @@ def _read_csv(content: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]
                 }
             ],
         ) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    rows = list(reader)
+    rows = []
+    try:
+        for record in csv.reader(io.StringIO(text, newline="")):
+            number = len(rows) + 1
+            if number > MAX_SHEET_ROWS:
+                raise _too_big(
+                    f"the file has more than {MAX_SHEET_ROWS:,} lines; "
+                    f"at most {MAX_ROWS:,} proposals per import"
+                )
+            if sum(len(cell) for cell in record) > MAX_LINE_CHARS:
+                raise _too_big(f"row {number} is longer than {MAX_LINE_CHARS:,} characters", row=number)
+            if len(record) > MAX_COLUMNS:
+                raise _too_big(
+                    f"row {number} has {len(record)} columns; at most {MAX_COLUMNS} are read", row=number
+                )
+            rows.append(record)
+    except csv.Error as exc:
+        raise ValidationFailed(
+            "The CSV file could not be read.",
+            errors=[_err(len(rows) + 1, None, f"not readable as CSV: {exc}", "csv")],
+        ) from None
     return _shape(rows)
+
+
+def _too_big(msg: str, row: int | None = None) -> ValidationFailed:
+    return ValidationFailed(f"The file was not imported: {msg}.", errors=[_err(row, None, msg, "too_large")])
+
+
+def _check_zip(content: bytes) -> None:
+    """Refuse an .xlsx whose members would unzip to more than the limits, before anything is unzipped."""
+    try:
+        members = zipfile.ZipFile(io.BytesIO(content)).infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise UnsupportedMediaType("The file is not a readable .xlsx workbook.") from None
+    if len(members) > MAX_ZIP_MEMBERS:
+        raise PayloadTooLarge(f"The workbook has {len(members)} parts; at most {MAX_ZIP_MEMBERS} are read.")
+    total = sum(m.file_size for m in members)
+    if total > MAX_UNZIPPED_BYTES:
+        raise PayloadTooLarge(
+            f"The workbook unzips to {total:,} bytes; at most {MAX_UNZIPPED_BYTES:,} are read. "
+            "Remove unused sheets, images and formatting, or import it as CSV."
+        )
+    for m in members:
+        if m.file_size > 1024 * 1024 and m.file_size > MAX_ZIP_RATIO * max(m.compress_size, 1):
+            raise PayloadTooLarge(
+                f"The workbook part {m.filename} unzips to {m.file_size:,} bytes from {m.compress_size:,}; "
+                "a workbook compressed this much is not read."
+            )
 
 
 def _read_xlsx(content: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     from openpyxl import load_workbook
 
+    _check_zip(content)
     try:
         wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception:
         raise UnsupportedMediaType("The file is not a readable .xlsx workbook.") from None
-    ws = wb.worksheets[0]
-    rows = [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
-    wb.close()
+    try:
+        if not wb.worksheets:
+            raise ValidationFailed(
+                "The workbook has no sheets.",
+                errors=[_err(None, None, "the workbook has no sheets; put the proposals on its first sheet")],
+            )
+        ws = wb.worksheets[0]
+        # The sheet's declared size (<dimension ref="A1:XFD2000"/>): openpyxl would pad every row to it.
+        declared_cols, declared_rows = ws.max_column or 0, ws.max_row or 0
+        if declared_cols > MAX_COLUMNS or declared_rows > MAX_SHEET_ROWS:
+            raise _too_big(
+                f"the first sheet declares {declared_rows:,} rows and {declared_cols:,} columns; "
+                f"at most {MAX_SHEET_ROWS:,} rows and {MAX_COLUMNS} columns are read"
+            )
+        rows = []
+        # Bounded again while reading, for sheets that declare no size (or a false one).
+        for row in ws.iter_rows(max_row=MAX_SHEET_ROWS + 1, max_col=MAX_COLUMNS + 1, values_only=True):
+            number = len(rows) + 1
+            if number > MAX_SHEET_ROWS:
+                raise _too_big(
+                    f"the first sheet has more than {MAX_SHEET_ROWS:,} rows; at most {MAX_ROWS:,} proposals "
+                    "per import"
+                )
+            if len(row) > MAX_COLUMNS and row[MAX_COLUMNS] not in (None, ""):
+                raise _too_big(f"row {number} has more than {MAX_COLUMNS} columns", row=number)
+            rows.append([_cell_text(v) for v in row[:MAX_COLUMNS]])
+    except (ValidationFailed, PayloadTooLarge):
+        raise
+    except Exception:
+        raise UnsupportedMediaType("The file is not a readable .xlsx workbook.") from None
+    finally:
+        wb.close()
     return _shape(rows)
 
 
