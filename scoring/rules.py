@@ -57,8 +57,10 @@ def principle_number(key: object, field: str, n_principles: int = N_PRINCIPLES) 
         raise ScoringInputError(field, f"{key!r} is not a principle number")
     if isinstance(key, str):
         text = key.strip()
-        if not text.isdigit():
-            raise ScoringInputError(field, f"{key!r} is not a principle number")
+        # ASCII digits only ("²" is a digit to str.isdigit), and short: int() of thousands of digits is
+        # refused (or slow) by Python itself.
+        if not (text.isascii() and text.isdigit() and len(text) <= 9):
+            raise ScoringInputError(field, f"{key[:20]!r} is not a principle number")
         number = int(text)
     elif isinstance(key, int | np.integer):
         number = int(key)

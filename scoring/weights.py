@@ -22,6 +22,7 @@ Methods:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -101,18 +102,69 @@ class WeightResult:
         return {str(i + 1): float(w) for i, w in enumerate(self.weights)}
 
 
+def _total(raw: np.ndarray) -> float:
+    try:
+        return math.fsum(raw.tolist())
+    except OverflowError:  # finite numbers whose sum is beyond a float (1e308 + 1e308)
+        return math.inf
+
+
 def _finish(method: str, raw: np.ndarray, diagnostics: PairwiseDiagnostics | None = None) -> WeightResult:
-    weights = raw / math.fsum(raw.tolist())
+    total = _total(raw)
+    if not math.isfinite(total) or total < 1e-290:
+        # Only proportions matter: rescale by the largest number first, so that neither the total nor
+        # the quotients overflow or lose their digits in subnormal numbers.
+        raw = raw / float(np.max(raw))
+        total = _total(raw)
+    weights = raw / total
     return WeightResult(method=method, weights=frozen(weights), diagnostics=diagnostics)
 
 
-def _number(value: object, field: str) -> float:
-    if isinstance(value, bool) or value is None:
-        raise ScoringInputError(field, f"{value!r} is not a number")
+# A number as text: a decimal ("3", "0.5", "2e-1") or a ratio of two whole numbers ("1/3"). Its length and
+# exponent are bounded before Fraction is used: Fraction("1e10000000") builds a ten-million-digit integer.
+_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE]([+-]?\d+))?")
+_WHOLE = re.compile(r"[+-]?\d+")
+_MAX_NUMBER_TEXT = 64
+_MAX_EXPONENT = 400  # beyond any float either way
+
+
+def _parse_text(text: str, field: str) -> float:
+    shown = repr(text)[:40]
+    parts = [p.strip() for p in text.strip().split("/")]
+    if len(text) > _MAX_NUMBER_TEXT or len(parts) > 2:
+        raise ScoringInputError(field, f"{shown} is not a number such as 3, 0.5 or 1/3")
+    if len(parts) == 2:
+        if not (_WHOLE.fullmatch(parts[0]) and _WHOLE.fullmatch(parts[1])):
+            raise ScoringInputError(field, f"{shown} is not a number such as 3, 0.5 or 1/3")
+        if int(parts[1]) == 0:
+            raise ScoringInputError(field, f"{shown} divides by zero")
+        value = Fraction(int(parts[0]), int(parts[1]))
+    else:
+        m = _DECIMAL.fullmatch(parts[0])
+        if not m:
+            raise ScoringInputError(field, f"{shown} is not a number such as 3, 0.5 or 1/3")
+        if m.group(1) and abs(int(m.group(1))) > _MAX_EXPONENT:
+            raise ScoringInputError(field, f"{shown} is too large or too small a number")
+        value = Fraction(parts[0])
     try:
-        number = float(Fraction(value.strip())) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError, ZeroDivisionError):
-        raise ScoringInputError(field, f"{value!r} is not a number") from None
+        return float(value)
+    except OverflowError:
+        raise ScoringInputError(field, f"{shown} is too large a number") from None
+
+
+def _number(value: object, field: str) -> float:
+    shown = repr(value)[:40]
+    if isinstance(value, bool) or value is None:
+        raise ScoringInputError(field, f"{shown} is not a number")
+    if isinstance(value, str):
+        number = _parse_text(value, field)
+    else:
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except OverflowError:
+            raise ScoringInputError(field, "must be a finite number (this one is too large)") from None
+        except (TypeError, ValueError):
+            raise ScoringInputError(field, f"{shown} is not a number") from None
     if not math.isfinite(number):
         raise ScoringInputError(field, "must be a finite number")
     return number
