@@ -16,6 +16,9 @@ from app.db import Database
 from app.deps import get_current_user
 from app.errors import install_handlers
 from app.health import router as health_router
+from app.idempotency import HEADER as IDEMPOTENCY_KEY
+from app.idempotency import REPLAYED as IDEMPOTENT_REPLAYED
+from app.idempotency import install as install_idempotency
 from app.panels.endpoints import router as panels_router
 from app.principles.endpoints import router as principles_router
 from app.proposals.endpoints import router as proposals_router
@@ -84,14 +87,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     install_handlers(app)
+    install_idempotency(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_credentials=False,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "If-Match"],
-            expose_headers=["ETag", "Location"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", IDEMPOTENCY_KEY],
+            expose_headers=["ETag", "Location", IDEMPOTENT_REPLAYED],
         )
     app.include_router(health_router)
     app.include_router(api_router())

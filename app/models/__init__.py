@@ -3,6 +3,7 @@
 from app.models.audit import AuditEvent
 from app.models.base import Base
 from app.models.cycle import Cycle, CycleStatus, CycleYear, NotApplicablePolicy
+from app.models.idempotency import IdempotencyKey
 from app.models.panel import CONFLICT_TYPES, Conflict, Panel, PanelMember, PanelProposal
 from app.models.principle import Principle
 from app.models.proposal import (
@@ -19,6 +20,7 @@ from app.models.web_session import WebSession
 from app.models.weighting import WEIGHTING_METHODS, Weighting
 
 __all__ = [
+    "IdempotencyKey",
     "WebSession",
     "Submission",
     "WEIGHTING_METHODS",

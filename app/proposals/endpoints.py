@@ -6,6 +6,7 @@ from fastapi import APIRouter, File, Header, Query, Response, UploadFile
 
 from app.deps import ChairOrAdmin, CurrentUser, SessionDep, SettingsDep
 from app.etag import check_if_match, etag
+from app.idempotency import IdempotencyDep
 from app.models import Proposal, ProposalKind, ProposalStatus
 from app.pagination import Page, PageDep
 from app.proposals import importer, service
@@ -48,12 +49,12 @@ def proposal_out(p: Proposal) -> ProposalOut:
     summary="Create a proposal (proposer while the cycle is open; chair, admin)",
 )
 def create_proposal(
-    data: ProposalCreate, session: SessionDep, user: CurrentUser, response: Response
-) -> ProposalOut:
+    data: ProposalCreate, session: SessionDep, user: CurrentUser, response: Response, idem: IdempotencyDep
+) -> ProposalOut | Response:
     proposal = service.create_proposal(session, user, data)
     response.headers["ETag"] = etag(proposal.version)
     response.headers["Location"] = f"/api/v1/proposals/{proposal.id}"
-    return proposal_out(proposal)
+    return idem.remember(proposal_out(proposal), response)
 
 
 @router.get(
@@ -148,8 +149,11 @@ def import_proposals(
     settings: SettingsDep,
     user: ChairOrAdmin,
     file: Annotated[UploadFile, File(description="A .csv (UTF-8) or .xlsx file; layout in docs/import.md.")],
-) -> importer.ImportResult:
+    response: Response,
+    idem: IdempotencyDep,
+) -> importer.ImportResult | Response:
     content = file.file.read(settings.max_upload_bytes + 1)
-    return importer.import_file(
+    result = importer.import_file(
         session, user, cycle_id, file.filename or "", content, settings.max_upload_bytes
     )
+    return idem.remember(result, response)

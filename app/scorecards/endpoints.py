@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from app.deps import ChairOrAdmin, CurrentUser, SessionDep
+from app.idempotency import IdempotencyDep
 from app.pagination import Page
 from app.scorecards import review, service
 from app.scorecards.schemas import (
@@ -57,9 +58,12 @@ def put_scorecard(
     response_model=BatchOut,
     summary="Save or submit many of your scorecards at once: all items or none",
 )
-def put_batch(data: BatchPut, session: SessionDep, user: CurrentUser) -> BatchOut:
+def put_batch(
+    data: BatchPut, session: SessionDep, user: CurrentUser, response: Response, idem: IdempotencyDep
+) -> BatchOut | Response:
     items = service.save_batch(session, user, data.items)
-    return BatchOut(saved=len(items), submitted=sum(i.status == "submitted" for i in items), items=items)
+    result = BatchOut(saved=len(items), submitted=sum(i.status == "submitted" for i in items), items=items)
+    return idem.remember(result, response)
 
 
 @router.get(

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.deps import CurrentUser, SessionDep
+from app.idempotency import IdempotencyDep
 from app.models import Submission, User
 from app.pagination import Page
 from app.rankings.endpoints import CSV, XLSX, audit_export, file_response
@@ -45,8 +46,15 @@ def submission_out(user: User, s: Submission) -> SubmissionOut:
     summary="Freeze a ranking (and optionally a selection) with all its inputs into a hashed submission "
     "(cycle in moderation or closed; an admin may override with override_reason)",
 )
-def issue(cycle_id: int, data: SubmissionCreate, session: SessionDep, user: CurrentUser) -> SubmissionOut:
-    return submission_out(user, service.issue(session, user, cycle_id, data))
+def issue(
+    cycle_id: int,
+    data: SubmissionCreate,
+    session: SessionDep,
+    user: CurrentUser,
+    response: Response,
+    idem: IdempotencyDep,
+) -> SubmissionOut | Response:
+    return idem.remember(submission_out(user, service.issue(session, user, cycle_id, data)), response)
 
 
 @router.get(
