@@ -10,6 +10,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from app.errors import ValidationFailed, field_error
+from app.types import Offset
 
 
 class PageParams(BaseModel):
@@ -19,7 +20,7 @@ class PageParams(BaseModel):
 
 def page_params(
     limit: Annotated[int, Query(ge=1, le=500, description="Items per page (1-500).")] = 50,
-    offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
+    offset: Annotated[Offset, Query(description="Items to skip (at most 2147483647).")] = 0,
 ) -> PageParams:
     return PageParams(limit=limit, offset=offset)
 

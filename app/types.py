@@ -48,7 +48,14 @@ _MULTI_LINE_REFUSED = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uf
 _MULTI_LINE_BAD = re.compile(f"[{_MULTI_LINE_REFUSED}]")
 _SINGLE_LINE_BAD = re.compile(f"[\t\n\r{_MULTI_LINE_REFUSED}]")
 
-_NAMES = {"\x00": "NUL", "\t": "tab", "\n": "line feed", "\r": "carriage return", "\x1b": "escape", "\x7f": "DEL"}
+_NAMES = {
+    "\x00": "NUL",
+    "\t": "tab",
+    "\n": "line feed",
+    "\r": "carriage return",
+    "\x1b": "escape",
+    "\x7f": "DEL",
+}
 
 
 def _describe(ch: str) -> str:

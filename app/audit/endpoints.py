@@ -10,6 +10,7 @@ from sqlalchemy import select
 from app.deps import AdminUser, SessionDep
 from app.models import AuditEvent
 from app.pagination import Page, PageDep, paginate
+from app.types import Id, SingleLine
 
 router = APIRouter(tags=["audit"])
 
@@ -30,10 +31,12 @@ def list_audit(
     session: SessionDep,
     admin: AdminUser,
     page: PageDep,
-    entity_type: Annotated[str | None, Query(max_length=40, description="e.g. proposal, cycle, user")] = None,
-    entity_id: Annotated[str | None, Query(max_length=64)] = None,
-    actor_id: int | None = None,
-    action: Annotated[str | None, Query(max_length=60, description="e.g. proposal.updated")] = None,
+    entity_type: Annotated[
+        SingleLine | None, Query(max_length=40, description="e.g. proposal, cycle, user")
+    ] = None,
+    entity_id: Annotated[SingleLine | None, Query(max_length=64)] = None,
+    actor_id: Id | None = None,
+    action: Annotated[SingleLine | None, Query(max_length=60, description="e.g. proposal.updated")] = None,
     since: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
     until: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
 ) -> Page[AuditEventOut]:

@@ -10,6 +10,7 @@ from app.deps import ChairOrAdmin, CurrentUser, SessionDep
 from app.etag import check_if_match, etag
 from app.models import Cycle, CycleStatus
 from app.pagination import Page, PageDep
+from app.types import Id
 
 router = APIRouter(tags=["cycles"])
 
@@ -57,7 +58,7 @@ def list_cycles(
 
 
 @router.get("/cycles/{cycle_id}", response_model=CycleOut, summary="One cycle")
-def get_cycle(cycle_id: int, session: SessionDep, user: CurrentUser, response: Response) -> CycleOut:
+def get_cycle(cycle_id: Id, session: SessionDep, user: CurrentUser, response: Response) -> CycleOut:
     cycle = service.get_cycle(session, cycle_id)
     response.headers["ETag"] = etag(cycle.version)
     return cycle_out(cycle)
@@ -69,7 +70,7 @@ def get_cycle(cycle_id: int, session: SessionDep, user: CurrentUser, response: R
     summary="Update a cycle (admin, chair; its years, budgets, scale and not-applicable policy: admin only)",
 )
 def update_cycle(
-    cycle_id: int,
+    cycle_id: Id,
     data: CycleUpdate,
     session: SessionDep,
     user: ChairOrAdmin,
@@ -89,7 +90,7 @@ def update_cycle(
     summary="Move a cycle to its next status (draft → open → scoring → moderation → closed)",
 )
 def transition_cycle(
-    cycle_id: int,
+    cycle_id: Id,
     data: Transition,
     session: SessionDep,
     user: ChairOrAdmin,

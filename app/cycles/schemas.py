@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from app.models import CycleStatus, NotApplicablePolicy
 from app.money import Money
+from app.types import MultiLine, SingleLine, Version
 
 YEAR_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -56,20 +57,20 @@ def check_threshold(threshold: int, lo: int, hi: int) -> None:
 class CycleCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200, examples=["SR21 SE&RR"])
-    reference_prefix: str | None = Field(
+    name: SingleLine = Field(min_length=1, max_length=200, examples=["SR21 SE&RR"])
+    reference_prefix: SingleLine | None = Field(
         None,
         pattern=r"^[A-Z0-9]{1,12}$",
         description="Prefix of generated proposal references (default: "
         "the first word of the name, e.g. SR21 → SR21-014).",
     )
-    financial_years: list[str] = Field(
+    financial_years: list[SingleLine] = Field(
         min_length=1, max_length=10, examples=[["2022-23", "2023-24", "2024-25"]]
     )
     budgets: dict[str, Money] = Field(default_factory=dict, description="Budget envelope per financial year.")
     scale_min: int = Field(0, ge=-10, le=100)
     scale_max: int = Field(5, ge=-10, le=100)
-    scale_labels: dict[str, str] | None = Field(
+    scale_labels: dict[str, SingleLine] | None = Field(
         None, description="A descriptor per scale level, keyed by level."
     )
     not_applicable_policy: NotApplicablePolicy = NotApplicablePolicy.minimum
@@ -106,14 +107,14 @@ class CycleCreate(BaseModel):
 class CycleUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int | None = Field(None, description="The version you read; a stale one gets 409.")
-    name: str | None = Field(None, min_length=1, max_length=200)
-    reference_prefix: str | None = Field(None, pattern=r"^[A-Z0-9]{1,12}$")
-    financial_years: list[str] | None = Field(None, min_length=1, max_length=10)
+    version: Version | None = Field(None, description="The version you read; a stale one gets 409.")
+    name: SingleLine | None = Field(None, min_length=1, max_length=200)
+    reference_prefix: SingleLine | None = Field(None, pattern=r"^[A-Z0-9]{1,12}$")
+    financial_years: list[SingleLine] | None = Field(None, min_length=1, max_length=10)
     budgets: dict[str, Money | None] | None = None
     scale_min: int | None = Field(None, ge=-10, le=100)
     scale_max: int | None = Field(None, ge=-10, le=100)
-    scale_labels: dict[str, str] | None = None
+    scale_labels: dict[str, SingleLine] | None = None
     not_applicable_policy: NotApplicablePolicy | None = None
     min_scorecards: int | None = Field(None, ge=1, le=100)
     disagreement_threshold: int | None = Field(None, ge=1, le=110)
@@ -128,7 +129,7 @@ class Transition(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     to: CycleStatus
-    reason: str | None = Field(None, max_length=1000)
+    reason: MultiLine | None = Field(None, max_length=1000)
 
 
 class CycleOut(BaseModel):

@@ -12,6 +12,7 @@ from app.panels import service
 from app.panels.schemas import ConflictCreate, ConflictOut, CycleProgress, PanelCreate, PanelOut, PanelUpdate
 from app.proposals.service import get_proposal
 from app.scorecards import review
+from app.types import Id
 
 router = APIRouter(tags=["panels"])
 
@@ -37,7 +38,7 @@ def panel_out(p: Panel) -> PanelOut:
     summary="Create a panel with its chair, members and proposals (chair, admin)",
 )
 def create_panel(
-    cycle_id: int, data: PanelCreate, session: SessionDep, user: ChairOrAdmin, response: Response
+    cycle_id: Id, data: PanelCreate, session: SessionDep, user: ChairOrAdmin, response: Response
 ) -> PanelOut:
     panel = service.create_panel(session, user, cycle_id, data)
     response.headers["ETag"] = etag(panel.version)
@@ -49,7 +50,7 @@ def create_panel(
     response_model=Page[PanelOut],
     summary="Panels of a cycle (admins and finance see all; others the panels they chair or sit on)",
 )
-def list_panels(cycle_id: int, session: SessionDep, user: CurrentUser) -> Page[PanelOut]:
+def list_panels(cycle_id: Id, session: SessionDep, user: CurrentUser) -> Page[PanelOut]:
     get_cycle(session, cycle_id)
     panels = service.visible_panels(session, user, cycle_id)
     return Page.whole([panel_out(p) for p in panels])
@@ -57,7 +58,7 @@ def list_panels(cycle_id: int, session: SessionDep, user: CurrentUser) -> Page[P
 
 @router.get("/cycles/{cycle_id}/panels/{panel_id}", response_model=PanelOut, summary="One panel")
 def get_panel(
-    cycle_id: int, panel_id: int, session: SessionDep, user: CurrentUser, response: Response
+    cycle_id: Id, panel_id: Id, session: SessionDep, user: CurrentUser, response: Response
 ) -> PanelOut:
     panel = service.get_panel(session, cycle_id, panel_id)
     if panel not in service.visible_panels(session, user, cycle_id):
@@ -72,8 +73,8 @@ def get_panel(
     summary="Change a panel's name, members or proposals (its chair, admin)",
 )
 def update_panel(
-    cycle_id: int,
-    panel_id: int,
+    cycle_id: Id,
+    panel_id: Id,
     data: PanelUpdate,
     session: SessionDep,
     user: ChairOrAdmin,
@@ -92,7 +93,7 @@ def update_panel(
     response_model=CycleProgress,
     summary="Scoring progress per panel and scorer, with the missing scorecards (chair, admin)",
 )
-def cycle_progress(cycle_id: int, session: SessionDep, user: ChairOrAdmin) -> CycleProgress:
+def cycle_progress(cycle_id: Id, session: SessionDep, user: ChairOrAdmin) -> CycleProgress:
     return review.progress(session, user, cycle_id)
 
 
@@ -103,7 +104,7 @@ def cycle_progress(cycle_id: int, session: SessionDep, user: ChairOrAdmin) -> Cy
     summary="Declare your conflict of interest, or record another user's (the panel's chair, admin)",
 )
 def declare_conflict(
-    proposal_id: int, data: ConflictCreate, session: SessionDep, user: CurrentUser
+    proposal_id: Id, data: ConflictCreate, session: SessionDep, user: CurrentUser
 ) -> ConflictOut:
     proposal = get_proposal(session, user, proposal_id)
     row = service.declare_conflict(session, user, proposal, data)
@@ -124,7 +125,7 @@ def declare_conflict(
     response_model=Page[ConflictOut],
     summary="Conflicts on a proposal (all for its chair and admins; your own otherwise)",
 )
-def list_conflicts(proposal_id: int, session: SessionDep, user: CurrentUser) -> Page[ConflictOut]:
+def list_conflicts(proposal_id: Id, session: SessionDep, user: CurrentUser) -> Page[ConflictOut]:
     proposal = get_proposal(session, user, proposal_id)
     rows = [ConflictOut(**r) for r in service.list_conflicts(session, user, proposal)]
     return Page.whole(rows)

@@ -5,6 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.models import CONFLICT_TYPES
+from app.types import Id, MultiLine, SingleLine, Version
 
 
 def _unique(ids: list[int] | None) -> list[int] | None:
@@ -21,10 +22,10 @@ def _unique(ids: list[int] | None) -> list[int] | None:
 class PanelCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=200)
-    chair_id: int | None = Field(None, description="Default: you (a chair creates panels they chair).")
-    member_ids: list[int] = Field(default_factory=list, description="Scorers on the panel.")
-    proposal_ids: list[int] = Field(default_factory=list, description="Proposals assigned to the panel.")
+    name: SingleLine = Field(min_length=1, max_length=200)
+    chair_id: Id | None = Field(None, description="Default: you (a chair creates panels they chair).")
+    member_ids: list[Id] = Field(default_factory=list, description="Scorers on the panel.")
+    proposal_ids: list[Id] = Field(default_factory=list, description="Proposals assigned to the panel.")
 
     _m = field_validator("member_ids", "proposal_ids")(_unique)
 
@@ -32,11 +33,11 @@ class PanelCreate(BaseModel):
 class PanelUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    version: int | None = None
-    name: str | None = Field(None, min_length=1, max_length=200)
-    chair_id: int | None = None
-    member_ids: list[int] | None = Field(None, description="Replaces the members.")
-    proposal_ids: list[int] | None = Field(None, description="Replaces the assigned proposals.")
+    version: Version | None = None
+    name: SingleLine | None = Field(None, min_length=1, max_length=200)
+    chair_id: Id | None = None
+    member_ids: list[Id] | None = Field(None, description="Replaces the members.")
+    proposal_ids: list[Id] | None = Field(None, description="Replaces the assigned proposals.")
 
     _m = field_validator("member_ids", "proposal_ids")(_unique)
 
@@ -56,11 +57,11 @@ class PanelOut(BaseModel):
 class ConflictCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    user_id: int | None = Field(
+    user_id: Id | None = Field(
         None, description="Default: you (a declaration). Chairs and admins record others'."
     )
-    type: str = Field(description="One of: " + ", ".join(CONFLICT_TYPES))
-    reason: str = Field(min_length=3, max_length=2000)
+    type: SingleLine = Field(description="One of: " + ", ".join(CONFLICT_TYPES))
+    reason: MultiLine = Field(min_length=3, max_length=2000)
 
     @field_validator("type")
     @classmethod

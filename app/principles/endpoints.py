@@ -8,6 +8,7 @@ from app.deps import CurrentUser, SessionDep
 from app.errors import NotFound
 from app.models import Principle
 from app.pagination import Page
+from app.types import Id
 
 router = APIRouter(tags=["principles"])
 
@@ -29,7 +30,7 @@ def list_principles(session: SessionDep, user: CurrentUser) -> Page[PrincipleOut
 
 
 @router.get("/principles/{number}", response_model=PrincipleOut, summary="One principle by number (1-12)")
-def get_principle(number: int, session: SessionDep, user: CurrentUser) -> PrincipleOut:
+def get_principle(number: Id, session: SessionDep, user: CurrentUser) -> PrincipleOut:
     p = session.get(Principle, number)
     if p is None:
         raise NotFound(f"There is no principle {number}; principles are numbered 1 to 12.")

@@ -11,6 +11,7 @@ from app.models import Proposal, ProposalKind, ProposalStatus
 from app.pagination import Page, PageDep
 from app.proposals import importer, service
 from app.proposals.schemas import FinancialLine, ProposalCreate, ProposalOut, ProposalUpdate, Withdrawal
+from app.types import Id, SingleLine
 
 router = APIRouter(tags=["proposals"])
 
@@ -66,16 +67,16 @@ def list_proposals(
     session: SessionDep,
     user: CurrentUser,
     page: PageDep,
-    cycle_id: int | None = None,
+    cycle_id: Id | None = None,
     status: ProposalStatus | None = None,
-    capability: Annotated[str | None, Query(max_length=120)] = None,
+    capability: Annotated[SingleLine | None, Query(max_length=120)] = None,
     kind: ProposalKind | None = None,
-    proposer_id: int | None = None,
+    proposer_id: Id | None = None,
     q: Annotated[
-        str | None, Query(max_length=200, description="Text in reference, title or summary.")
+        SingleLine | None, Query(max_length=200, description="Text in reference, title or summary.")
     ] = None,
     sort: Annotated[
-        str | None,
+        SingleLine | None,
         Query(description="Comma-separated fields, '-' for descending: " + ", ".join(sorted(service.SORTS))),
     ] = None,
 ) -> Page[ProposalOut]:
@@ -94,7 +95,7 @@ def list_proposals(
 
 
 @router.get("/proposals/{proposal_id}", response_model=ProposalOut, summary="One proposal")
-def get_proposal(proposal_id: int, session: SessionDep, user: CurrentUser, response: Response) -> ProposalOut:
+def get_proposal(proposal_id: Id, session: SessionDep, user: CurrentUser, response: Response) -> ProposalOut:
     proposal = service.get_proposal(session, user, proposal_id)
     response.headers["ETag"] = etag(proposal.version)
     return proposal_out(proposal)
@@ -106,7 +107,7 @@ def get_proposal(proposal_id: int, session: SessionDep, user: CurrentUser, respo
     summary="Update a proposal; send its version (body) or ETag (If-Match)",
 )
 def update_proposal(
-    proposal_id: int,
+    proposal_id: Id,
     data: ProposalUpdate,
     session: SessionDep,
     user: CurrentUser,
@@ -122,7 +123,7 @@ def update_proposal(
 
 @router.post("/proposals/{proposal_id}/withdraw", response_model=ProposalOut, summary="Withdraw a proposal")
 def withdraw_proposal(
-    proposal_id: int,
+    proposal_id: Id,
     data: Withdrawal,
     session: SessionDep,
     user: CurrentUser,
@@ -144,7 +145,7 @@ def withdraw_proposal(
     responses={422: {"description": "Row-level errors; nothing was imported."}},
 )
 def import_proposals(
-    cycle_id: int,
+    cycle_id: Id,
     session: SessionDep,
     settings: SettingsDep,
     user: ChairOrAdmin,

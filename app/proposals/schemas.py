@@ -7,12 +7,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.models import ProposalKind, ProposalStatus
 from app.money import Money, SignedFixed2
+from app.types import Id, MultiLine, SingleLine, Version
 
 
 class FinancialLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    year: str = Field(examples=["2022-23"])
+    year: SingleLine = Field(examples=["2022-23"])
     cost: Money = Field(default=Decimal("0"), description="Cost in the year, GBP, decimal string.")
     saving: Money = Field(default=Decimal("0"), description="Cash-releasing saving in the year, GBP.")
 
@@ -47,22 +48,24 @@ class ProposalFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    title: str = Field(min_length=3, max_length=300)
-    capability: str = Field(min_length=1, max_length=120)
+    title: SingleLine = Field(min_length=3, max_length=300)
+    capability: SingleLine = Field(min_length=1, max_length=120)
     kind: ProposalKind
-    summary: str = Field("", max_length=20000)
-    lead: str = Field(min_length=1, max_length=200, description="The capability lead's name.")
+    summary: MultiLine = Field("", max_length=20000)
+    lead: SingleLine = Field(min_length=1, max_length=200, description="The capability lead's name.")
     financials: list[FinancialLine] = Field(default_factory=list)
     fte_change: SignedFixed2 = Field(default=Decimal("0"), description="Change in full-time equivalents.")
-    self_assessment: dict[str, str] = Field(default_factory=dict, description="Text per principle number.")
+    self_assessment: dict[str, MultiLine] = Field(
+        default_factory=dict, description="Text per principle number."
+    )
 
     _sa = field_validator("self_assessment")(_check_self_assessment)
     _fl = field_validator("financials")(_check_lines)
 
 
 class ProposalCreate(ProposalFields):
-    cycle_id: int
-    reference: str | None = Field(
+    cycle_id: Id
+    reference: SingleLine | None = Field(
         None,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$",
         description="Unique in the cycle; generated like SR21-014 when absent.",
@@ -73,16 +76,18 @@ class ProposalCreate(ProposalFields):
 class ProposalUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    version: int | None = Field(None, description="The version you read; a stale one gets 409.")
-    reference: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$")
-    title: str | None = Field(None, min_length=3, max_length=300)
-    capability: str | None = Field(None, min_length=1, max_length=120)
+    version: Version | None = Field(None, description="The version you read; a stale one gets 409.")
+    reference: SingleLine | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$")
+    title: SingleLine | None = Field(None, min_length=3, max_length=300)
+    capability: SingleLine | None = Field(None, min_length=1, max_length=120)
     kind: ProposalKind | None = None
-    summary: str | None = Field(None, max_length=20000)
-    lead: str | None = Field(None, min_length=1, max_length=200)
+    summary: MultiLine | None = Field(None, max_length=20000)
+    lead: SingleLine | None = Field(None, min_length=1, max_length=200)
     financials: list[FinancialLine] | None = Field(None, description="Replaces every year given.")
     fte_change: SignedFixed2 | None = None
-    self_assessment: dict[str, str] | None = Field(None, description="Replaces the whole self-assessment.")
+    self_assessment: dict[str, MultiLine] | None = Field(
+        None, description="Replaces the whole self-assessment."
+    )
     status: ProposalStatus | None = None
 
     _sa = field_validator("self_assessment")(_check_self_assessment)
@@ -92,8 +97,8 @@ class ProposalUpdate(BaseModel):
 class Withdrawal(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int | None = None
-    reason: str = Field(min_length=1, max_length=2000)
+    version: Version | None = None
+    reason: MultiLine = Field(min_length=1, max_length=2000)
 
 
 class ProposalOut(BaseModel):

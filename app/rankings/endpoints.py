@@ -19,6 +19,7 @@ from app.rankings.schemas import (
     SelectionRequest,
     SensitivityOut,
 )
+from app.types import INT32_MAX, Id, Offset, SingleLine
 
 router = APIRouter(tags=["rankings"])
 
@@ -73,19 +74,19 @@ def wants(request: Request, fmt: str | None) -> str:
     responses={200: {"content": {"text/csv": {}, XLSX: {}}}},
 )
 def ranking(
-    cycle_id: int,
+    cycle_id: Id,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
     user: CurrentUser,
-    weighting_id: Annotated[int | None, Query(description="Default: the cycle's default weighting.")] = None,
+    weighting_id: Annotated[Id | None, Query(description="Default: the cycle's default weighting.")] = None,
     aggregation: Aggregation = "mean",
-    capability: Annotated[str | None, Query(max_length=120)] = None,
+    capability: Annotated[SingleLine | None, Query(max_length=120)] = None,
     kind: ProposalKind | None = None,
-    panel_id: int | None = None,
+    panel_id: Id | None = None,
     complete: Annotated[bool | None, Query(description="true: complete proposals only.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 500,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query(description="Items to skip.")] = 0,
     format: Annotated[Literal["json", "csv", "xlsx"] | None, Query(description="File format.")] = None,
     include_below_quorum: Annotated[
         bool, Query(description="Also rank proposals below quorum; each such row is flagged below_quorum.")
@@ -146,12 +147,12 @@ def ranking(
     summary="Two weightings side by side: rank shifts, Kendall's tau-b, top-k entries and exits",
 )
 def compare(
-    cycle_id: int,
+    cycle_id: Id,
     session: SessionDep,
     settings: SettingsDep,
     user: CurrentUser,
-    a: Annotated[int, Query(description="Weighting id A.")],
-    b: Annotated[int, Query(description="Weighting id B.")],
+    a: Annotated[Id, Query(description="Weighting id A.")],
+    b: Annotated[Id, Query(description="Weighting id B.")],
     aggregation: Aggregation = "mean",
     k: Annotated[int, Query(ge=1, le=500, description="Size of the top list.")] = 10,
 ) -> CompareOut:
@@ -175,16 +176,17 @@ def compare(
     summary="Rank percentiles, top-k and selection probabilities under resampled weights; switching values",
 )
 def sensitivity(
-    cycle_id: int,
+    cycle_id: Id,
     session: SessionDep,
     settings: SettingsDep,
     user: CurrentUser,
-    weighting_id: int | None = None,
+    weighting_id: Id | None = None,
     aggregation: Aggregation = "mean",
     samples: Annotated[
-        int, Query(ge=10, description="Dirichlet draws (at most SERR_SENSITIVITY_MAX_SAMPLES).")
+        int,
+        Query(ge=10, le=INT32_MAX, description="Dirichlet draws (at most SERR_SENSITIVITY_MAX_SAMPLES)."),
     ] = 2000,
-    seed: Annotated[int, Query(ge=0)] = 1,
+    seed: Annotated[int, Query(ge=0, le=2**32 - 1, description="Seed of the draws.")] = 1,
     concentration: Annotated[
         float, Query(gt=0, le=1e6, description="Dirichlet concentration around the weights.")
     ] = 100.0,
@@ -225,7 +227,7 @@ def sensitivity(
     },
 )
 def selection(
-    cycle_id: int, data: SelectionRequest, session: SessionDep, settings: SettingsDep, user: CurrentUser
+    cycle_id: Id, data: SelectionRequest, session: SessionDep, settings: SettingsDep, user: CurrentUser
 ) -> SelectionOut:
     cycle, weighting, doc = service.load(
         session,

@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.money import Money, SignedFixed2
+from app.types import Id
 
 Aggregation = Literal["mean", "median", "trimmed_mean", "moderated", "calibrated"]
 
@@ -127,22 +128,22 @@ class CompareOut(BaseModel):
 class Dependency(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    proposal_id: int
-    requires_id: int
+    proposal_id: Id
+    requires_id: Id
 
 
 class SelectionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    weighting_id: int | None = Field(None, description="Default: the cycle's default weighting.")
+    weighting_id: Id | None = Field(None, description="Default: the cycle's default weighting.")
     aggregation: Aggregation = "mean"
     budgets: dict[str, Money] | None = Field(
         None, description="Per financial year; default: the cycle's envelopes."
     )
-    must_fund: list[int] = Field(default_factory=list)
-    exclude: list[int] = Field(default_factory=list)
+    must_fund: list[Id] = Field(default_factory=list)
+    exclude: list[Id] = Field(default_factory=list)
     dependencies: list[Dependency] = Field(default_factory=list, description="proposal_id needs requires_id.")
-    exclusive_groups: list[list[int]] = Field(default_factory=list, description="At most one of each group.")
+    exclusive_groups: list[list[Id]] = Field(default_factory=list, description="At most one of each group.")
     time_limit_s: float = Field(10.0, gt=0, le=60)
     include_below_quorum: bool = Field(
         False, description="Also rank and select proposals below quorum (each is flagged)."

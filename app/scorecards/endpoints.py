@@ -17,6 +17,7 @@ from app.scorecards.schemas import (
     ScorecardOut,
     ScorecardPut,
 )
+from app.types import Id
 
 router = APIRouter(tags=["scorecards"])
 
@@ -26,9 +27,7 @@ router = APIRouter(tags=["scorecards"])
     response_model=Page[AllocationItem],
     summary="The proposals on your panels, with your scorecard's state",
 )
-def my_allocation(
-    session: SessionDep, user: CurrentUser, cycle_id: int | None = None
-) -> Page[AllocationItem]:
+def my_allocation(session: SessionDep, user: CurrentUser, cycle_id: Id | None = None) -> Page[AllocationItem]:
     items = [AllocationItem(**r) for r in service.allocation(session, user, cycle_id)]
     return Page.whole(items)
 
@@ -38,7 +37,7 @@ def my_allocation(
     response_model=ScorecardOut,
     summary="Your own scorecard for a proposal (status 'new' until you save)",
 )
-def get_scorecard(proposal_id: int, session: SessionDep, user: CurrentUser) -> ScorecardOut:
+def get_scorecard(proposal_id: Id, session: SessionDep, user: CurrentUser) -> ScorecardOut:
     return service.get_own(session, user, proposal_id)
 
 
@@ -48,7 +47,7 @@ def get_scorecard(proposal_id: int, session: SessionDep, user: CurrentUser) -> S
     summary="Save answers to your scorecard; submit: true checks all twelve and locks it",
 )
 def put_scorecard(
-    proposal_id: int, data: ScorecardPut, session: SessionDep, user: CurrentUser
+    proposal_id: Id, data: ScorecardPut, session: SessionDep, user: CurrentUser
 ) -> ScorecardOut:
     return service.save(session, user, proposal_id, data)
 
@@ -71,7 +70,7 @@ def put_batch(
     response_model=Page[ScorecardOut],
     summary="All scorecards of a proposal (its chair, admins; a member after submitting their own)",
 )
-def list_scorecards(proposal_id: int, session: SessionDep, user: CurrentUser) -> Page[ScorecardOut]:
+def list_scorecards(proposal_id: Id, session: SessionDep, user: CurrentUser) -> Page[ScorecardOut]:
     items = service.list_for_proposal(session, user, proposal_id)
     return Page.whole(items)
 
@@ -82,7 +81,7 @@ def list_scorecards(proposal_id: int, session: SessionDep, user: CurrentUser) ->
     summary="Reopen a submitted scorecard so its scorer can change it (the panel's chair, admin)",
 )
 def reopen_scorecard(
-    proposal_id: int, scorecard_id: int, data: Reopen, session: SessionDep, user: ChairOrAdmin
+    proposal_id: Id, scorecard_id: Id, data: Reopen, session: SessionDep, user: ChairOrAdmin
 ) -> ScorecardOut:
     return service.reopen(session, user, proposal_id, scorecard_id, data.reason)
 
@@ -106,7 +105,7 @@ def _moderated_out(rows) -> list[ModeratedOut]:
     response_model=list[ModeratedOut],
     summary="The chair's moderated (consensus) scores of a proposal",
 )
-def get_moderation(proposal_id: int, session: SessionDep, user: CurrentUser) -> list[ModeratedOut]:
+def get_moderation(proposal_id: Id, session: SessionDep, user: CurrentUser) -> list[ModeratedOut]:
     return _moderated_out(service.get_moderation(session, user, proposal_id))
 
 
@@ -116,7 +115,7 @@ def get_moderation(proposal_id: int, session: SessionDep, user: CurrentUser) -> 
     summary="Set moderated scores with notes (the panel's chair, admin; in scoring or moderation)",
 )
 def put_moderation(
-    proposal_id: int, data: ModerationPut, session: SessionDep, user: ChairOrAdmin
+    proposal_id: Id, data: ModerationPut, session: SessionDep, user: ChairOrAdmin
 ) -> list[ModeratedOut]:
     return _moderated_out(service.moderate(session, user, proposal_id, data))
 
@@ -126,5 +125,5 @@ def put_moderation(
     response_model=CycleAgreement,
     summary="Spread and sd per proposal and principle, Krippendorff's alpha, scorer leniency (chair, admin)",
 )
-def cycle_agreement(cycle_id: int, session: SessionDep, user: ChairOrAdmin) -> CycleAgreement:
+def cycle_agreement(cycle_id: Id, session: SessionDep, user: ChairOrAdmin) -> CycleAgreement:
     return review.agreement(session, user, cycle_id)

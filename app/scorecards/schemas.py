@@ -4,14 +4,18 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.types import Id, Int32, MultiLine, Version
+
 
 class Answer(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     principle: int = Field(ge=1, le=12)
-    score: int | None = Field(None, description="An integer on the cycle's scale; null with not_applicable.")
+    score: Int32 | None = Field(
+        None, description="An integer on the cycle's scale; null with not_applicable."
+    )
     not_applicable: bool = False
-    rationale: str = Field("", max_length=5000)
+    rationale: MultiLine = Field("", max_length=5000)
     confidence: int | None = Field(None, ge=1, le=3, description="1 low, 2 medium, 3 high.")
 
     @model_validator(mode="after")
@@ -37,7 +41,9 @@ class ScorecardPut(BaseModel):
 
     scores: list[Answer] = Field(default_factory=list, max_length=12)
     submit: bool = False
-    version: int | None = Field(None, description="The version you read; stale → 409. Omit to merge answers.")
+    version: Version | None = Field(
+        None, description="The version you read; stale → 409. Omit to merge answers."
+    )
 
     _u = field_validator("scores")(_unique_principles)
 
@@ -64,7 +70,7 @@ class ScorecardOut(BaseModel):
 
 
 class BatchItem(ScorecardPut):
-    proposal_id: int
+    proposal_id: Id
 
 
 class BatchPut(BaseModel):
@@ -82,16 +88,16 @@ class BatchOut(BaseModel):
 class Reopen(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=3, max_length=2000)
+    reason: MultiLine = Field(min_length=3, max_length=2000)
 
 
 class ModeratedAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     principle: int = Field(ge=1, le=12)
-    score: int | None = None
+    score: Int32 | None = None
     not_applicable: bool = False
-    note: str = Field("", max_length=5000)
+    note: MultiLine = Field("", max_length=5000)
 
     @model_validator(mode="after")
     def _rules(self) -> ModeratedAnswer:

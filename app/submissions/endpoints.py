@@ -12,6 +12,7 @@ from app.pagination import Page
 from app.rankings.endpoints import CSV, XLSX, audit_export, file_response
 from app.submissions import service
 from app.submissions.schemas import SubmissionCreate, SubmissionOut, SubmissionSummary, Verification
+from app.types import Id
 
 router = APIRouter(tags=["submissions"])
 MEDIA = {"csv": CSV, "xlsx": XLSX}
@@ -47,7 +48,7 @@ def submission_out(user: User, s: Submission) -> SubmissionOut:
     "(cycle in moderation or closed; an admin may override with override_reason)",
 )
 def issue(
-    cycle_id: int,
+    cycle_id: Id,
     data: SubmissionCreate,
     session: SessionDep,
     user: CurrentUser,
@@ -62,7 +63,7 @@ def issue(
     response_model=Page[SubmissionSummary],
     summary="A cycle's submissions, newest first",
 )
-def list_submissions(cycle_id: int, session: SessionDep, user: CurrentUser) -> Page[SubmissionSummary]:
+def list_submissions(cycle_id: Id, session: SessionDep, user: CurrentUser) -> Page[SubmissionSummary]:
     rows = [summary(s) for s in service.list_submissions(session, user, cycle_id)]
     return Page.whole(rows)
 
@@ -72,7 +73,7 @@ def list_submissions(cycle_id: int, session: SessionDep, user: CurrentUser) -> P
     response_model=SubmissionOut,
     summary="One submission, whole (the individual scorers' answers for admins only)",
 )
-def get_submission(submission_id: int, session: SessionDep, user: CurrentUser) -> SubmissionOut:
+def get_submission(submission_id: Id, session: SessionDep, user: CurrentUser) -> SubmissionOut:
     return submission_out(user, service.get_submission(session, user, submission_id))
 
 
@@ -81,7 +82,7 @@ def get_submission(submission_id: int, session: SessionDep, user: CurrentUser) -
     response_model=Verification,
     summary="Check the stored hash and recompute the results from the frozen inputs",
 )
-def verify(submission_id: int, session: SessionDep, user: CurrentUser) -> Verification:
+def verify(submission_id: Id, session: SessionDep, user: CurrentUser) -> Verification:
     return Verification(**service.verify(service.get_submission(session, user, submission_id)))
 
 
@@ -100,6 +101,6 @@ def download(request: Request, session, user, submission_id: int, fmt: str) -> R
     responses={200: {"content": {CSV: {}, XLSX: {}}}},
 )
 def submission_file(
-    submission_id: int, fmt: Literal["csv", "xlsx"], request: Request, session: SessionDep, user: CurrentUser
+    submission_id: Id, fmt: Literal["csv", "xlsx"], request: Request, session: SessionDep, user: CurrentUser
 ) -> Response:
     return download(request, session, user, submission_id, fmt)

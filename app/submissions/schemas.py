@@ -7,34 +7,35 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.money import Money
 from app.rankings.schemas import Aggregation, Dependency
+from app.types import Id, MultiLine, SingleLine
 
 
 class SelectionSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     budgets: dict[str, Money] | None = None
-    must_fund: list[int] = Field(default_factory=list)
-    exclude: list[int] = Field(default_factory=list)
+    must_fund: list[Id] = Field(default_factory=list)
+    exclude: list[Id] = Field(default_factory=list)
     dependencies: list[Dependency] = Field(default_factory=list)
-    exclusive_groups: list[list[int]] = Field(default_factory=list)
+    exclusive_groups: list[list[Id]] = Field(default_factory=list)
     time_limit_s: float = Field(10.0, gt=0, le=60)
 
 
 class SubmissionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    title: str = Field(min_length=3, max_length=300)
-    weighting_id: int | None = Field(None, description="Default: the cycle's default weighting.")
+    title: SingleLine = Field(min_length=3, max_length=300)
+    weighting_id: Id | None = Field(None, description="Default: the cycle's default weighting.")
     aggregation: Aggregation = "mean"
     selection: SelectionSpec | None = Field(None, description="Include a budget-constrained selection.")
-    note: str = Field("", max_length=10000)
-    supersedes_id: int | None = Field(None, description="The submission this one replaces.")
+    note: MultiLine = Field("", max_length=10000)
+    supersedes_id: Id | None = Field(None, description="The submission this one replaces.")
     include_below_quorum: bool = Field(
         False,
         description="Also rank and select proposals below quorum (each flagged below_quorum); the choice "
         "is frozen in the submission.",
     )
-    override_reason: str | None = Field(
+    override_reason: MultiLine | None = Field(
         None,
         max_length=2000,
         description="Admins only: why this submission is issued while the cycle is not yet in moderation "

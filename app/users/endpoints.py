@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Response
 from app.deps import AdminUser, CurrentToken, CurrentUser, SessionDep, SettingsDep
 from app.models import ApiToken, Role, User
 from app.pagination import Page, PageDep
+from app.types import Id, SingleLine
 from app.users import service
 from app.users.schemas import TokenCreate, TokenCreated, TokenOut, UserCreate, UserOut, UserUpdate
 
@@ -62,7 +63,7 @@ def list_tokens(session: SessionDep, user: CurrentUser, page: PageDep) -> Page[T
 
 
 @router.delete("/users/me/tokens/{token_id}", status_code=204, summary="Revoke one of my personal API tokens")
-def revoke_token(token_id: int, session: SessionDep, user: CurrentUser) -> Response:
+def revoke_token(token_id: Id, session: SessionDep, user: CurrentUser) -> Response:
     service.revoke_personal_token(session, user, token_id)
     return Response(status_code=204)
 
@@ -78,7 +79,7 @@ def list_users(
     admin: AdminUser,
     page: PageDep,
     role: Annotated[Role | None, Query(description="Only users with this role.")] = None,
-    q: Annotated[str | None, Query(max_length=200, description="Text in email or name.")] = None,
+    q: Annotated[SingleLine | None, Query(max_length=200, description="Text in email or name.")] = None,
     is_active: bool | None = None,
 ) -> Page[UserOut]:
     rows, total = service.list_users(
@@ -88,7 +89,7 @@ def list_users(
 
 
 @router.get("/users/{user_id}", response_model=UserOut, summary="One user (admin)")
-def get_user(user_id: int, session: SessionDep, admin: AdminUser) -> UserOut:
+def get_user(user_id: Id, session: SessionDep, admin: AdminUser) -> UserOut:
     return user_out(service.get_user(session, user_id))
 
 
@@ -99,7 +100,7 @@ def get_user(user_id: int, session: SessionDep, admin: AdminUser) -> UserOut:
     "everywhere",
 )
 def update_user(
-    user_id: int, data: UserUpdate, session: SessionDep, settings: SettingsDep, admin: AdminUser
+    user_id: Id, data: UserUpdate, session: SessionDep, settings: SettingsDep, admin: AdminUser
 ) -> UserOut:
     user = service.get_user(session, user_id)
     return user_out(service.update_user(session, settings, admin, user, data))

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from app.models import Role
+from app.types import PositiveInt32, SingleLine, Version, single_line
 
 PASSWORD_MIN = 10
 
@@ -24,8 +26,8 @@ def _roles_rule(value: list[Role]) -> list[Role]:
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailStr
-    full_name: str = Field(min_length=1, max_length=200)
+    email: Annotated[EmailStr, AfterValidator(single_line)]
+    full_name: SingleLine = Field(min_length=1, max_length=200)
     password: str = Field(max_length=200)
     roles: list[Role] = Field(min_length=1)
 
@@ -36,8 +38,8 @@ class UserCreate(BaseModel):
 class UserUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int | None = Field(None, description="The version you read; a stale one gets 409.")
-    full_name: str | None = Field(None, min_length=1, max_length=200)
+    version: Version | None = Field(None, description="The version you read; a stale one gets 409.")
+    full_name: SingleLine | None = Field(None, min_length=1, max_length=200)
     password: str | None = Field(None, max_length=200)
     roles: list[Role] | None = Field(None, min_length=1)
     is_active: bool | None = None
@@ -66,11 +68,11 @@ class UserOut(BaseModel):
 class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(
+    name: SingleLine = Field(
         min_length=1, max_length=100, description="What the token is for, e.g. 'scoring script'."
     )
-    expires_in_days: int | None = Field(
-        None, ge=1, description="Lifetime; default and maximum from settings."
+    expires_in_days: PositiveInt32 | None = Field(
+        None, description="Lifetime; default and maximum from settings."
     )
 
 

@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from app.deps import ChairOrAdmin, CurrentUser, SessionDep
 from app.models import Weighting
 from app.pagination import Page
+from app.types import Id
 from app.weightings import service
 from app.weightings.schemas import WeightingCreate, WeightingOut
 
@@ -37,7 +38,7 @@ def weighting_out(w: Weighting) -> WeightingOut:
     summary="Create a weighting by method: direct, points, swing, rank_order or pairwise (chair, admin)",
 )
 def create_weighting(
-    cycle_id: int, data: WeightingCreate, session: SessionDep, user: ChairOrAdmin
+    cycle_id: Id, data: WeightingCreate, session: SessionDep, user: ChairOrAdmin
 ) -> WeightingOut:
     return weighting_out(service.create_weighting(session, user, cycle_id, data))
 
@@ -45,7 +46,7 @@ def create_weighting(
 @router.get(
     "/cycles/{cycle_id}/weightings", response_model=Page[WeightingOut], summary="A cycle's weightings"
 )
-def list_weightings(cycle_id: int, session: SessionDep, user: CurrentUser) -> Page[WeightingOut]:
+def list_weightings(cycle_id: Id, session: SessionDep, user: CurrentUser) -> Page[WeightingOut]:
     rows = [weighting_out(w) for w in service.list_weightings(session, cycle_id)]
     return Page.whole(rows)
 
@@ -53,7 +54,7 @@ def list_weightings(cycle_id: int, session: SessionDep, user: CurrentUser) -> Pa
 @router.get(
     "/cycles/{cycle_id}/weightings/{weighting_id}", response_model=WeightingOut, summary="One weighting"
 )
-def get_weighting(cycle_id: int, weighting_id: int, session: SessionDep, user: CurrentUser) -> WeightingOut:
+def get_weighting(cycle_id: Id, weighting_id: Id, session: SessionDep, user: CurrentUser) -> WeightingOut:
     return weighting_out(service.get_weighting(session, cycle_id, weighting_id))
 
 
@@ -62,6 +63,6 @@ def get_weighting(cycle_id: int, weighting_id: int, session: SessionDep, user: C
     response_model=WeightingOut,
     summary="Make this weighting the cycle's default (chair, admin)",
 )
-def set_default(cycle_id: int, weighting_id: int, session: SessionDep, user: ChairOrAdmin) -> WeightingOut:
+def set_default(cycle_id: Id, weighting_id: Id, session: SessionDep, user: ChairOrAdmin) -> WeightingOut:
     w = service.get_weighting(session, cycle_id, weighting_id)
     return weighting_out(service.make_default(session, user, w))
