@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,6 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.db import error_summary
+from scoring import ScoringInputError
 
 log = logging.getLogger("serr")
 
@@ -89,6 +91,16 @@ class ValidationFailed(ServiceError):
 
 def field_error(loc: list[str | int] | tuple[str | int, ...], msg: str, type_: str = "value_error") -> dict:
     return {"loc": list(loc), "msg": msg, "type": type_}
+
+
+def scoring_loc(field: str, *, prefix: tuple[str, ...] = ()) -> list[str | int]:
+    """Where a :class:`scoring.ScoringInputError` points, as an error ``loc``: ``"comparisons[3].ratio"``
+    is ``[*prefix, "comparisons", 3, "ratio"]`` and ``"weights.13"`` is ``[*prefix, "weights", "13"]``
+    (list positions are numbers, mapping keys stay text)."""
+    loc: list[str | int] = list(prefix)
+    for part in re.findall(r"\[\d+\]|[^.\[\]]+", field):
+        loc.append(int(part[1:-1]) if part.startswith("[") else part)
+    return loc
 
 
 class ErrorPage:
@@ -188,6 +200,20 @@ def install_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}."
         return problem(request, exc.status_code, title, detail, slug, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(ScoringInputError)
+    async def _scoring_input(request: Request, exc: ScoringInputError):
+        # The maths refused an input the schemas let through (a budget too large for the solver, say):
+        # the client's to change, so a 422 naming the input, whichever operation reached the maths.
+        where = ("body",) if request.method in ("POST", "PUT", "PATCH") else ()
+        return problem(
+            request,
+            422,
+            "Validation failed",
+            f"The request cannot be computed: {exc.detail}.",
+            "validation-failed",
+            errors=[field_error(scoring_loc(exc.field, prefix=where), exc.detail)],
+        )
 
     @app.exception_handler(StaleDataError)
     async def _stale(request: Request, exc: StaleDataError):

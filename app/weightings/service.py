@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.audit.service import record
-from app.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error, scoring_loc
 from app.models import Cycle, Role, User, Weighting
 from app.weightings.schemas import WeightingCreate
 from scoring import ScoringInputError, derive_weights
@@ -69,12 +69,9 @@ def _derive(data: WeightingCreate):
             comparisons=[c.model_dump() for c in data.comparisons] if data.comparisons is not None else None,
         )
     except ScoringInputError as exc:
-        loc = ["body", *exc.field.replace("[", ".").replace("]", "").split(".")]
         raise ValidationFailed(
             f"The weighting cannot be derived: {exc.detail}.",
-            errors=[
-                field_error([int(p) if p.isdigit() and i > 1 else p for i, p in enumerate(loc)], exc.detail)
-            ],
+            errors=[field_error(scoring_loc(exc.field, prefix=("body",)), exc.detail)],
         ) from None
 
 
