@@ -14,6 +14,7 @@ spreadsheets cannot hold (XLSX is XML); multi-line text keeps tab, line feed and
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Annotated, Final
 
 from annotated_types import Ge, Le
@@ -74,6 +75,11 @@ def single_line(value: str) -> str:
     return value
 
 
+def is_single_line(value: str) -> bool:
+    """True when ``value`` holds no control character (the test of :data:`SingleLine`, as a question)."""
+    return _SINGLE_LINE_BAD.search(value) is None
+
+
 def multi_line(value: str) -> str:
     """Refuse control characters other than tab, line feed and carriage return (summaries, notes)."""
     bad = _MULTI_LINE_BAD.search(value)
@@ -95,6 +101,19 @@ def xml_safe(value: str) -> str:
     '\\x01=1+1' cannot turn into a formula once its first character is gone."""
     return _XML_ILLEGAL.sub("\ufffd", value)
 
+
+def utc(value: datetime) -> datetime:
+    """A moment as UTC: one without a zone is read as UTC; one that leaves years 1-9999 is refused."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is outside the years 1 to 9999 once converted to UTC") from None
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(utc)]
+"""A date and time filter (ISO 8601); without a zone it is UTC, as every stored time is."""
 
 SingleLine = Annotated[str, AfterValidator(single_line)]
 """One line of text: titles, names, references, emails, search terms."""

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.deps import AdminUser, SessionDep
 from app.models import AuditEvent
 from app.pagination import Page, PageDep, paginate
-from app.types import Id, SingleLine
+from app.types import Id, SingleLine, UtcDateTime
 
 router = APIRouter(tags=["audit"])
 
@@ -37,8 +37,8 @@ def list_audit(
     entity_id: Annotated[SingleLine | None, Query(max_length=64)] = None,
     actor_id: Id | None = None,
     action: Annotated[SingleLine | None, Query(max_length=60, description="e.g. proposal.updated")] = None,
-    since: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
-    until: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
+    since: Annotated[UtcDateTime | None, Query(description="ISO 8601, inclusive; UTC without a zone")] = None,
+    until: Annotated[UtcDateTime | None, Query(description="ISO 8601, exclusive; UTC without a zone")] = None,
 ) -> Page[AuditEventOut]:
     stmt = select(AuditEvent).order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
     if entity_type:

@@ -22,6 +22,7 @@ from app.errors import (
 )
 from app.models import ApiToken, User, UserRole, WebSession
 from app.pagination import PageParams, paginate
+from app.types import is_single_line
 from app.users.schemas import TokenCreate, UserCreate, UserUpdate
 
 if TYPE_CHECKING:
@@ -140,12 +141,15 @@ def check_password(db: Database, settings: Settings, email: str, password: str) 
     after it has ended, with no transaction and no pooled connection held: a flood of wrong passwords
     costs CPU but never holds SQLite's write lock or a connection that writers are waiting for. The
     sign-in itself is then written in a short unit of work of its own (see ``signed_in_user``)."""
-    with db.unit_of_work(write=False) as session:
-        row = session.execute(
-            select(User.id, User.password_hash, User.is_active).where(
-                func.lower(User.email) == email.strip().lower()
-            )
-        ).first()
+    row = None
+    address = email.strip().lower()
+    # No account's email holds a control character (input refuses them), and PostgreSQL cannot even
+    # compare text holding NUL: such an email is simply unknown, checked in the same time as any other.
+    if is_single_line(address):
+        with db.unit_of_work(write=False) as session:
+            row = session.execute(
+                select(User.id, User.password_hash, User.is_active).where(func.lower(User.email) == address)
+            ).first()
     ok = verify_password(settings, row.password_hash if row else None, password)
     if not ok or row is None or not row.is_active:
         raise NotAuthenticated("Incorrect email or password.")

@@ -275,3 +275,33 @@ def test_nul_in_a_search_is_refused(client, admin, path):
     assert "control character" in err["msg"]
     r = client.get(f"{API}/proposals", params={"capability": "D\x01"}, headers=admin.headers)
     assert_field_error(r, ["query", "capability"])
+
+
+def test_a_sign_in_with_nul_in_the_email_is_a_plain_401(client, factory):
+    """PostgreSQL cannot compare text holding NUL: the sign-in answered 500 there."""
+    user = factory.user("scorer")
+    for username, password in [("a\x00b@example.org", "x"), (user.email + "\x00", "correct-horse-battery")]:
+        r = client.post(f"{API}/auth/token", data={"username": username, "password": password})
+        assert r.status_code == 401 and r.headers["content-type"].startswith(PROBLEM), r.text
+    r = client.post(f"{API}/auth/token", data={"username": user.email, "password": "correct-horse-battery"})
+    assert r.status_code == 200
+
+
+# --- dates in filters --------------------------------------------------------------------------------
+
+
+def test_audit_date_filters_without_a_zone_are_utc(client, admin):
+    r = client.get(f"{API}/audit", params={"since": "2000-01-01T00:00:00"}, headers=admin.headers)
+    assert r.status_code == 200 and r.json()["total"] >= 1, r.text
+    r = client.get(f"{API}/audit", params={"until": "2000-01-01T00:00:00"}, headers=admin.headers)
+    assert r.status_code == 200 and r.json()["total"] == 0
+    r = client.get(f"{API}/audit", params={"since": "9999-12-31T23:59:59"}, headers=admin.headers)
+    assert r.status_code == 200 and r.json()["total"] == 0
+
+
+def test_audit_date_filters_beyond_the_calendar_are_field_errors(client, admin):
+    r = client.get(f"{API}/audit", params={"since": "0001-01-01T00:00:00+14:00"}, headers=admin.headers)
+    err = assert_field_error(r, ["query", "since"])
+    assert "years 1 to 9999" in err["msg"]
+    r = client.get(f"{API}/audit", params={"until": "10000-01-01T00:00:00"}, headers=admin.headers)
+    assert_field_error(r, ["query", "until"])
