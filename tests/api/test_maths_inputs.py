@@ -111,7 +111,9 @@ def test_unreadable_pairwise_ratios_are_refused_quickly(client, factory, admin, 
     r = client.post(f"{API}/cycles/{cycle['id']}/weightings", json=body, headers=admin.headers)
     elapsed = time.perf_counter() - start
     assert_field_error(r, ["body", "comparisons", 0, "ratio"])
-    assert elapsed < 0.5, f"{elapsed:.2f} s"
+    # Before the bound, "1e10000000" alone took about 6 s of CPU; the request round trip on a busy
+    # 2-core machine stays well under 2 s.
+    assert elapsed < 2.0, f"{elapsed:.2f} s"
 
 
 def test_pairwise_ratio_as_a_huge_json_number(client, factory, admin):
