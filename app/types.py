@@ -91,17 +91,6 @@ def multi_line(value: str) -> str:
     return value
 
 
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def xml_safe(value: str) -> str:
-    """Text an XML document (an XLSX cell) can hold: each illegal character becomes U+FFFD.
-
-    For text stored before input refused control characters. A replacement, not a removal, so that
-    '\\x01=1+1' cannot turn into a formula once its first character is gone."""
-    return _XML_ILLEGAL.sub("\ufffd", value)
-
-
 def utc(value: datetime) -> datetime:
     """A moment as UTC: one without a zone is read as UTC; one that leaves years 1-9999 is refused."""
     if value.tzinfo is None:
