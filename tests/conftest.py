@@ -210,6 +210,38 @@ class Factory:
         assert r.status_code == 201, r.text
         return r.json()
 
+    def scored_cycle(self, admin: Actor, proposals: int = 1, **cycle_overrides) -> dict:
+        """A cycle in scoring whose proposals were scored (3 on every principle) by a panel of two, its
+        quorum; the answer is the cycle with ``proposal_ids`` and ``scorers``."""
+        cycle = self.cycle(admin, **cycle_overrides)
+        ids = [self.proposal(admin, cycle)["id"] for _ in range(proposals)]
+        scorers = [self.user("scorer"), self.user("scorer")]
+        r = self.client.post(
+            f"/api/v1/cycles/{cycle['id']}/panels",
+            headers=admin.headers,
+            json={
+                "name": "Panel",
+                "chair_id": admin.id,
+                "member_ids": [s.id for s in scorers],
+                "proposal_ids": ids,
+            },
+        )
+        assert r.status_code == 201, r.text
+        r = self.client.post(
+            f"/api/v1/cycles/{cycle['id']}/transition", json={"to": "scoring"}, headers=admin.headers
+        )
+        assert r.status_code == 200, r.text
+        card = [{"principle": n, "score": 3, "rationale": "Panel reasoning."} for n in range(1, 13)]
+        for scorer in scorers:
+            for pid in ids:
+                r = self.client.put(
+                    f"/api/v1/proposals/{pid}/scorecard",
+                    headers=scorer.headers,
+                    json={"scores": card, "submit": True},
+                )
+                assert r.status_code == 200, r.text
+        return {**cycle, "proposal_ids": ids, "scorers": scorers}
+
 
 @pytest.fixture
 def factory(db, settings, client) -> Factory:

@@ -21,30 +21,8 @@ def _cells(content: bytes) -> list:
 
 
 def test_ranking_and_submission_xlsx_survive_stored_control_characters(client, db, factory, admin):
-    cycle = factory.cycle(admin)
-    cid = cycle["id"]
-    pid = factory.proposal(admin, cycle)["id"]
-    scorers = [factory.user("scorer"), factory.user("scorer")]
-    r = client.post(
-        f"{API}/cycles/{cid}/panels",
-        headers=admin.headers,
-        json={
-            "name": "Panel",
-            "chair_id": admin.id,
-            "member_ids": [s.id for s in scorers],
-            "proposal_ids": [pid],
-        },
-    )
-    assert r.status_code == 201, r.text
-    assert client.post(
-        f"{API}/cycles/{cid}/transition", json={"to": "scoring"}, headers=admin.headers
-    ).is_success
-    card = [{"principle": n, "score": 3, "rationale": "Panel reasoning."} for n in range(1, 13)]
-    for scorer in scorers:
-        r = client.put(
-            f"{API}/proposals/{pid}/scorecard", headers=scorer.headers, json={"scores": card, "submit": True}
-        )
-        assert r.status_code == 200, r.text
+    cycle = factory.scored_cycle(admin)
+    cid, pid = cycle["id"], cycle["proposal_ids"][0]
 
     _plant(db, "proposals", "title", pid, "Planted\x01title\x1f")
     _plant(db, "proposals", "capability", pid, "=1+1\x02")

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from app.idempotency import lock_id
 from app.models import IdempotencyKey, Proposal, Submission
 from app.models.base import utcnow
-from tests.api.test_integrity import run_together, scored_cycle
+from tests.api.test_integrity import run_together
 
 API = "/api/v1"
 KEY = "Idempotency-Key"
@@ -208,7 +208,7 @@ def test_a_retried_import_lands_once(client, db, factory, admin):
 
 
 def test_a_retried_submission_is_issued_once(client, db, factory, admin):
-    cycle = scored_cycle(client, factory, admin)
+    cycle = factory.scored_cycle(admin)
     r = client.post(
         f"{API}/cycles/{cycle['id']}/transition", json={"to": "moderation"}, headers=admin.headers
     )

@@ -88,36 +88,6 @@ def test_failed_user_insert_logs_no_password_or_hash(app, database_url, factory,
     assert r.json()["total"] == 0
 
 
-def scored_cycle(client, factory, admin, proposals=1):
-    """A cycle in scoring whose proposals were scored by a panel of two (its quorum)."""
-    cycle = factory.cycle(admin)
-    ids = [factory.proposal(admin, cycle)["id"] for _ in range(proposals)]
-    scorers = [factory.user("scorer"), factory.user("scorer")]
-    r = client.post(
-        f"{API}/cycles/{cycle['id']}/panels",
-        headers=admin.headers,
-        json={
-            "name": "Panel",
-            "chair_id": admin.id,
-            "member_ids": [s.id for s in scorers],
-            "proposal_ids": ids,
-        },
-    )
-    assert r.status_code == 201, r.text
-    r = client.post(f"{API}/cycles/{cycle['id']}/transition", json={"to": "scoring"}, headers=admin.headers)
-    assert r.status_code == 200, r.text
-    card = [{"principle": n, "score": 3, "rationale": "Panel reasoning."} for n in range(1, 13)]
-    for scorer in scorers:
-        for pid in ids:
-            r = client.put(
-                f"{API}/proposals/{pid}/scorecard",
-                headers=scorer.headers,
-                json={"scores": card, "submit": True},
-            )
-            assert r.status_code == 200, r.text
-    return {**cycle, "proposal_ids": ids, "scorers": scorers}
-
-
 def _exported(client, admin, action):
     r = client.get(f"{API}/audit", params={"action": action, "limit": 500}, headers=admin.headers)
     assert r.status_code == 200, r.text
@@ -131,7 +101,7 @@ def _broken_writer(*args, **kwargs):
 def test_an_export_is_recorded_only_once_its_file_was_built(client, factory, admin, monkeypatch):
     from openpyxl.workbook.workbook import Workbook
 
-    cycle = scored_cycle(client, factory, admin)
+    cycle = factory.scored_cycle(admin)
     r = client.post(
         f"{API}/cycles/{cycle['id']}/transition", json={"to": "moderation"}, headers=admin.headers
     )

@@ -25,35 +25,8 @@ def assert_field_error(r, loc: list, status: int = 422) -> dict:
     return found[0]
 
 
-def scored_cycle(client, factory, admin, **cycle_overrides):
-    """A cycle in scoring with one proposal scored by a panel of two (its quorum)."""
-    cycle = factory.cycle(admin, **cycle_overrides)
-    pid = factory.proposal(admin, cycle)["id"]
-    scorers = [factory.user("scorer"), factory.user("scorer")]
-    r = client.post(
-        f"{API}/cycles/{cycle['id']}/panels",
-        headers=admin.headers,
-        json={
-            "name": "Panel",
-            "chair_id": admin.id,
-            "member_ids": [s.id for s in scorers],
-            "proposal_ids": [pid],
-        },
-    )
-    assert r.status_code == 201, r.text
-    r = client.post(f"{API}/cycles/{cycle['id']}/transition", json={"to": "scoring"}, headers=admin.headers)
-    assert r.status_code == 200, r.text
-    card = [{"principle": n, "score": 3, "rationale": "Panel reasoning."} for n in range(1, 13)]
-    for scorer in scorers:
-        r = client.put(
-            f"{API}/proposals/{pid}/scorecard", headers=scorer.headers, json={"scores": card, "submit": True}
-        )
-        assert r.status_code == 200, r.text
-    return {**cycle, "proposal_id": pid}
-
-
 def test_a_selection_with_the_largest_budget_is_a_field_error(client, factory, admin):
-    cycle = scored_cycle(client, factory, admin)
+    cycle = factory.scored_cycle(admin)
     big = {y: "999999999999.99" for y in cycle["financial_years"]}
     r = client.post(f"{API}/cycles/{cycle['id']}/selection", json={"budgets": big}, headers=admin.headers)
     err = assert_field_error(r, ["body", "budgets"])
