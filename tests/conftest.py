@@ -210,6 +210,19 @@ class Factory:
         assert r.status_code == 201, r.text
         return r.json()
 
+    def submit_scorecard(self, scorer: Actor, proposal_id: int, score: int, rationale: str = "R.") -> dict:
+        """``scorer`` submits ``score`` on all twelve principles of the proposal."""
+        r = self.client.put(
+            f"/api/v1/proposals/{proposal_id}/scorecard",
+            headers=scorer.headers,
+            json={
+                "scores": [{"principle": p, "score": score, "rationale": rationale} for p in range(1, 13)],
+                "submit": True,
+            },
+        )
+        assert r.status_code == 200, r.text
+        return r.json()
+
     def scored_cycle(self, admin: Actor, proposals: int = 1, **cycle_overrides) -> dict:
         """A cycle in scoring whose proposals were scored (3 on every principle) by a panel of two, its
         quorum; the answer is the cycle with ``proposal_ids`` and ``scorers``."""

@@ -34,15 +34,7 @@ def walk_world(client, factory, admin):
     client.post(f"{API}/cycles/{cycle['id']}/transition", json={"to": "scoring"}, headers=admin.headers)
     for ref, (score, _) in FIXTURE.items():
         for s in (s1, s2):
-            r = client.put(
-                f"{API}/proposals/{ids[ref]}/scorecard",
-                headers=s.headers,
-                json={
-                    "scores": [{"principle": p, "score": score, "rationale": "R."} for p in range(1, 13)],
-                    "submit": True,
-                },
-            )
-            assert r.status_code == 200, r.text
+            factory.submit_scorecard(s, ids[ref], score)
     return dict(cycle=cycle, ids=ids, finance=finance, admin=admin)
 
 

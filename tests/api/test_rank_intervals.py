@@ -43,15 +43,7 @@ def split(client, factory, admin):
     client.post(f"{API}/cycles/{cycle['id']}/transition", json={"to": "scoring"}, headers=admin.headers)
     for ref, scores in PANEL.items():
         for s, score in zip(scorers, scores, strict=True):
-            r = client.put(
-                f"{API}/proposals/{ids[ref]}/scorecard",
-                headers=s.headers,
-                json={
-                    "scores": [{"principle": p, "score": score, "rationale": "R."} for p in range(1, 13)],
-                    "submit": True,
-                },
-            )
-            assert r.status_code == 200, r.text
+            factory.submit_scorecard(s, ids[ref], score)
     return dict(cycle=cycle, ids=ids, finance=finance, admin=admin)
 
 
