@@ -135,7 +135,7 @@ def test_sign_in_refused_when_the_account_is_deactivated_during_the_check(
 def test_wrong_password_flood_does_not_stall_a_scorecard_save(app, client, factory, admin, monkeypatch):
     """Eight wrong-password sign-ins at once, each spending HOLD_S in the password check, while a scorer
     saves a scorecard: the save does not wait for any of them (before, it waited for the write lock)."""
-    hold_s, n = 0.8, 8
+    hold_s, n = 1.0, 8
     scorer = factory.user("scorer")
     victims = [factory.user("proposer") for _ in range(n)]
     cycle = factory.cycle(admin)
@@ -171,4 +171,6 @@ def test_wrong_password_flood_does_not_stall_a_scorecard_save(app, client, facto
         t.join(60)
     assert saved.status_code == 200, saved.text
     assert answers == [401] * n
-    assert took < hold_s / 2, f"the save waited {took:.2f}s behind sign-ins"
+    # Before, on SQLite, the save queued behind the sign-ins holding the write lock: several holds (4.1 s
+    # measured). Now it waits for none; the bound of one hold leaves room for a loaded 2-core machine.
+    assert took < hold_s, f"the save waited {took:.2f}s behind sign-ins"
