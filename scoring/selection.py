@@ -7,14 +7,14 @@ exclusive group means ``sum_{i in group} x[i] <= 1``.
 
 Money is integer pence throughout (Python ints / int64), never floats: spend, headroom and every budget
 check are integer sums. Amounts and per-year totals must stay below 2**53 pence (checked on input). The
-integer programme is solved by HiGHS through :func:`scipy.optimize.milp`, which works in binary floating
-point: money enters it divided by the greatest common divisor of all amounts (exact; 100 when everything
-is in whole pounds), and per-year totals must then stay within 2**46 (about 7e13) so HiGHS's tolerances
-stay far below one unit -- larger requests are refused with a :class:`ScoringInputError`. HiGHS accepts
-solutions within small feasibility and integrality tolerances, so every answer is re-checked with exact
-integer arithmetic after rounding; should a rounded answer break a budget, that exact set is cut off (a
-"no-good" constraint removing only that 0/1 point) and the programme re-solved, so no exactly feasible
-set is ever lost.
+integer programme is solved by HiGHS through its own Python interface (``highspy``, pinned), which
+works in binary floating point: money enters it divided by the greatest common divisor of all amounts
+(exact; 100 when everything is in whole pounds), and per-year totals must then stay within 2**46 (about
+7e13) so HiGHS's tolerances stay far below one unit -- larger requests are refused with a
+:class:`ScoringInputError`. HiGHS accepts solutions within small feasibility and integrality tolerances,
+so every answer is re-checked with exact integer arithmetic after rounding; should a rounded answer
+break a budget, that exact set is cut off (a "no-good" constraint removing only that 0/1 point) and the
+programme re-solved, so no exactly feasible set is ever lost.
 
 Statuses: ``optimal`` (proven; ``gap`` is HiGHS's relative gap, 0 up to its 1e-6 absolute tolerance),
 ``time_limit`` (best set found when the limit hit, with the proven relative gap to the bound; if no set
@@ -42,20 +42,27 @@ pulled in by a bundle is funded even though it ranks lower. The answer is ``feas
 every budget; when the constraints contradict each other nothing is funded.
 
 Efficient frontier (:func:`efficient_frontier`): the optimal objective with every year's budget scaled to
-``floor(budget * percent / 100)`` for percent = 0, 10, ..., 150, keeping all other constraints.
+``floor(budget * percent / 100)`` for percent = 0, 10, ..., 150, keeping all other constraints; one model,
+its budgets moved from point to point, each solve started from the set of the point below, under one time
+budget shared by all points.
+
+Solver output: HiGHS writes nothing to stdout or stderr; when this module's logger
+(``scoring.selection``) is enabled for DEBUG, its lines go there. One solve runs at a time in a process
+(a lock): HiGHS instances share a task scheduler.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+import highspy
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.sparse import csr_array
 
 from .errors import ScoringError, ScoringInputError
 from .rules import frozen
@@ -66,6 +73,9 @@ MAX_EXACT: Final = 2**53
 SOLVER_MONEY_LIMIT: Final = 2**46  # per-year totals HiGHS handles reliably (after dividing by the gcd)
 DEFAULT_PERCENTS: Final[tuple[int, ...]] = tuple(range(0, 151, 10))
 _MAX_CUTS: Final = 50
+_log = logging.getLogger(__name__)
+# One solve at a time in a process: HiGHS shares a task scheduler between its instances.
+_SOLVER_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -208,6 +218,7 @@ class SelectionProblem:
         divisor = max(divisor, 1)
         object.__setattr__(self, "_solver_net", (net // divisor).astype(np.float64))
         object.__setattr__(self, "_solver_budgets", (budgets // divisor).astype(np.float64))
+        object.__setattr__(self, "_solver_divisor", divisor)
         object.__setattr__(self, "scores", frozen(scores))
         object.__setattr__(self, "net_cost", frozen(net))
         object.__setattr__(self, "budgets", tuple(int(b) for b in budgets.tolist()))
@@ -407,6 +418,118 @@ class _Solve:
     bound: float | None
 
 
+def _highs(
+    problem: SelectionProblem,
+    active: Sequence[Constraint],
+    *,
+    objective: bool,
+    cuts: Sequence[np.ndarray] = (),
+) -> tuple[highspy.Highs, list[int]] | None:
+    """The integer programme as a HiGHS model, or ``None`` when the bounds alone contradict each other.
+
+    Returns the model and, by year, the row of its budget constraint (``-1`` when that budget is not
+    active), so that :func:`efficient_frontier` can move the budgets and solve again.
+    """
+    n = problem.n
+    lb = np.zeros(n)
+    ub = np.ones(n)
+    starts = [0]
+    index: list[np.ndarray] = []
+    value: list[np.ndarray] = []
+    upper: list[float] = []
+    budget_row = [-1] * problem.n_years
+    columns = np.arange(n, dtype=np.int32)
+
+    def row(idx: np.ndarray, val: np.ndarray, up: float) -> None:
+        index.append(np.asarray(idx, dtype=np.int32))
+        value.append(np.asarray(val, dtype=np.float64))
+        starts.append(starts[-1] + len(index[-1]))
+        upper.append(up)
+
+    for c in active:
+        if c.kind == "must_fund":
+            lb[c.proposals[0]] = 1.0
+        elif c.kind == "exclude":
+            ub[c.proposals[0]] = 0.0
+        elif c.kind == "dependency":
+            a, b = c.proposals
+            row(np.array([a, b]), np.array([1.0, -1.0]), 0.0)
+        elif c.kind == "exclusive":
+            members = np.array(sorted(c.proposals))
+            row(members, np.ones(members.size), 1.0)
+        else:
+            year = int(c.index)  # type: ignore[arg-type]
+            budget_row[year] = len(upper)
+            row(columns, problem._solver_net[:, year], float(problem._solver_budgets[year]))
+    for chosen in cuts:  # no-good cut: sum_{i in S} x_i - sum_{i not in S} x_i <= |S| - 1
+        row(columns, np.where(chosen, 1.0, -1.0), float(chosen.sum() - 1))
+    if (lb > ub).any():
+        return None
+    lp = highspy.HighsLp()
+    lp.num_col_ = n
+    lp.num_row_ = len(upper)
+    lp.col_cost_ = -problem.scores if objective else np.zeros(n)
+    lp.col_lower_ = lb
+    lp.col_upper_ = ub
+    lp.row_lower_ = np.full(len(upper), -highspy.kHighsInf)
+    lp.row_upper_ = np.asarray(upper, dtype=np.float64)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = np.asarray(starts, dtype=np.int32)
+    lp.a_matrix_.index_ = np.concatenate(index) if index else np.zeros(0, dtype=np.int32)
+    lp.a_matrix_.value_ = np.concatenate(value) if value else np.zeros(0)
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * n
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    if _log.isEnabledFor(logging.DEBUG):
+        # the solver's own lines go to the log, at debug level, never to stdout or stderr
+        h.setOptionValue("output_flag", True)
+        h.setOptionValue("log_to_console", False)
+        h.cbLogging.subscribe(_log_line)
+    h.passModel(lp)
+    return h, budget_row
+
+
+def _log_line(event) -> None:
+    _log.debug("HiGHS: %s", str(event.message).rstrip())
+
+
+_FOUND = {
+    highspy.HighsModelStatus.kTimeLimit: "time_limit",
+    highspy.HighsModelStatus.kIterationLimit: "time_limit",
+    highspy.HighsModelStatus.kSolutionLimit: "time_limit",
+    highspy.HighsModelStatus.kInterrupt: "time_limit",
+}
+
+
+def _run(h: highspy.Highs, n: int, time_limit: float, mip_rel_gap: float, start: np.ndarray | None) -> _Solve:
+    """Run HiGHS on a model from :func:`_highs`, optionally from a known feasible 0/1 point."""
+    h.setOptionValue("time_limit", float(max(time_limit, 0.01)))
+    h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
+    if start is not None:
+        solution = highspy.HighsSolution()
+        solution.col_value = np.asarray(start, dtype=np.float64)
+        solution.value_valid = True
+        h.setSolution(solution)
+    with _SOLVER_LOCK:
+        h.run()
+    status = h.getModelStatus()
+    info = h.getInfo()
+    has_x = info.primal_solution_status != 0  # kSolutionStatusNone
+    x = np.round(np.asarray(h.getSolution().col_value[:n], dtype=np.float64)).astype(bool) if has_x else None
+    bound = info.mip_dual_bound
+    bound = None if bound is None or not np.isfinite(bound) else -float(bound)
+    gap = info.mip_gap
+    gap = None if gap is None or not np.isfinite(gap) else max(0.0, float(gap))
+    if status == highspy.HighsModelStatus.kOptimal:
+        return _Solve("optimal", x, 0.0 if gap is None else gap, bound)
+    if status in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+        # every variable is bounded 0/1, so "unbounded or infeasible" is infeasible
+        return _Solve("infeasible", None, None, None)
+    if status in _FOUND:
+        return _Solve("time_limit", x, gap, bound)
+    return _Solve("unknown", x, gap, bound)
+
+
 def _solve_milp(
     problem: SelectionProblem,
     active: Sequence[Constraint] | None,
@@ -418,65 +541,18 @@ def _solve_milp(
 ) -> _Solve:
     n = problem.n
     active = problem.constraints() if active is None else active
-    lb = np.zeros(n)
-    ub = np.ones(n)
-    rows: list[np.ndarray] = []
-    upper: list[float] = []
-    for c in active:
-        if c.kind == "must_fund":
-            lb[c.proposals[0]] = 1.0
-        elif c.kind == "exclude":
-            ub[c.proposals[0]] = 0.0
-        elif c.kind == "dependency":
-            row = np.zeros(n)
-            row[c.proposals[0]] += 1.0
-            row[c.proposals[1]] -= 1.0
-            rows.append(row)
-            upper.append(0.0)
-        elif c.kind == "exclusive":
-            row = np.zeros(n)
-            row[list(c.proposals)] = 1.0
-            rows.append(row)
-            upper.append(1.0)
-        else:
-            rows.append(problem._solver_net[:, c.index])
-            upper.append(float(problem._solver_budgets[c.index]))
-    for chosen in cuts:  # no-good cut: sum_{i in S} x_i - sum_{i not in S} x_i <= |S| - 1
-        rows.append(np.where(chosen, 1.0, -1.0))
-        upper.append(float(chosen.sum() - 1))
-    if (lb > ub).any():
-        return _Solve("infeasible", None, None, None)
     if n == 0:  # nothing to choose: feasible exactly when every (empty) row holds
-        ok = all(u >= 0 for u in upper)
+        years = [int(c.index) for c in active if c.kind == "budget"]  # type: ignore[arg-type]
+        ok = not cuts and all(problem.budgets[y] >= 0 for y in years)
         return (
             _Solve("optimal", np.zeros(0, dtype=bool), 0.0, 0.0)
             if ok
             else _Solve("infeasible", None, None, None)
         )
-    constraints = []
-    if rows:
-        matrix = csr_array(np.vstack(rows))
-        constraints.append(LinearConstraint(matrix, -np.inf, np.asarray(upper)))
-    c_vec = -problem.scores if objective else np.zeros(n)
-    res = milp(
-        c_vec,
-        integrality=np.ones(n),
-        bounds=Bounds(lb, ub),
-        constraints=constraints,
-        options={"time_limit": max(time_limit, 0.01), "mip_rel_gap": mip_rel_gap, "disp": False},
-    )
-    x = None if res.x is None else np.round(res.x).astype(bool)
-    bound = getattr(res, "mip_dual_bound", None)
-    bound = None if bound is None or not np.isfinite(bound) else -float(bound)
-    gap = getattr(res, "mip_gap", None)
-    gap = None if gap is None or not np.isfinite(gap) else max(0.0, float(gap))
-    if res.status == 0:
-        return _Solve("optimal", x, 0.0 if gap is None else gap, bound)
-    if res.status == 2:
+    built = _highs(problem, active, objective=objective, cuts=cuts)
+    if built is None:
         return _Solve("infeasible", None, None, None)
-    if res.status == 1:
-        return _Solve("time_limit", x, gap, bound)
-    return _Solve("unknown", x, gap, bound)
+    return _run(built[0], n, time_limit, mip_rel_gap, None)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -666,32 +742,96 @@ def select(
         cuts.append(solved.x.copy())
 
 
+def _walk_start(problem: SelectionProblem) -> np.ndarray | None:
+    """A feasible set to start the solver from: the budget walk down the list ordered by score per share
+    of the budgets (a knapsack's greedy order; the walk checks the money exactly), or ``None``."""
+    share = (np.maximum(problem.net_cost, 0) / np.maximum(np.asarray(problem.budgets, float), 1.0)).sum(
+        axis=1
+    )
+    order = np.lexsort((np.arange(problem.n), -(problem.scores / np.maximum(share, 1e-12))))
+    walked = budget_walk(problem, order)
+    return np.asarray(walked.funded, dtype=bool) if walked.feasible else None
+
+
 def efficient_frontier(
     problem: SelectionProblem,
     percents: Sequence[int] = DEFAULT_PERCENTS,
     *,
-    time_limit: float = 2.0,
+    time_limit: float = 10.0,
     mip_rel_gap: float = 0.0,
+    optimum: SelectionResult | None = None,
 ) -> tuple[FrontierPoint, ...]:
     """Best objective with every year's budget at ``floor(budget * percent / 100)`` (integer pence).
 
-    ``time_limit`` applies to each point. Infeasible points have ``objective=None``.
+    One HiGHS model is solved at each budget in turn, from the smallest up, each solve started from the
+    best set of the point below it (a set that keeps smaller budgets keeps larger ones) or, for the
+    first, from the budget walk down the list by score per pound. ``time_limit`` (seconds) is shared by
+    all points: each gets an equal share of what is left, so the time a quick point does not use passes
+    to the next. A point that runs out of time reports ``time_limit`` with the best set found and its
+    proven gap, as :func:`select` does. ``optimum``, the :func:`select` answer for this very problem, is
+    reused for the 100 % point instead of solving it again. Infeasible points have ``objective=None``.
+    Every answer is checked exactly in integer pence; should a rounded one break a budget (or no set be
+    found in time), that point is solved by :func:`select`.
     """
-    points = []
+    wanted = []
     for pct in percents:
         if isinstance(pct, bool) or not isinstance(pct, int | np.integer) or pct < 0:
             raise ScoringInputError("percents", "budget percentages must be non-negative integers")
-        budgets = tuple((b * int(pct)) // 100 for b in problem.budgets)
+        wanted.append(int(pct))
+    deadline = time.monotonic() + max(float(time_limit), 0.0)
+    solved: dict[int, FrontierPoint] = {}
+    model: tuple[highspy.Highs, list[int]] | None = None
+    start: np.ndarray | None = None  # best set of the last feasible point: it keeps every larger budget
+    todo = sorted(set(wanted))
+    for k, pct in enumerate(todo):
+        budgets = tuple((b * pct) // 100 for b in problem.budgets)
         scaled = problem.with_budgets(budgets)
         if _cheap_feasibility(scaled, scaled.constraints()) is False:
-            points.append(FrontierPoint(int(pct), pct / 100, budgets, "infeasible", None, None))
+            solved[pct] = FrontierPoint(pct, pct / 100, budgets, "infeasible", None, None)
             continue
-        res = select(scaled, time_limit=time_limit, mip_rel_gap=mip_rel_gap)
-        objective = None if res.status == "infeasible" else res.objective
-        points.append(
-            FrontierPoint(int(pct), pct / 100, budgets, res.status, objective, res.gap, res.selected)
-        )
-    return tuple(points)
+        if pct == 100 and optimum is not None and optimum.status != "infeasible":
+            solved[pct] = FrontierPoint(
+                pct, 1.0, budgets, optimum.status, optimum.objective, optimum.gap, optimum.selected
+            )
+            start = np.zeros(problem.n, dtype=bool)
+            start[list(optimum.selected)] = True
+            continue
+        share = (deadline - time.monotonic()) / (len(todo) - k)
+        point = None
+        if problem.n:
+            _check_solver_range(scaled)
+            if model is None:
+                model = _highs(problem, problem.constraints(), objective=True)
+            if model is not None:
+                h, rows = model
+                for y, r in enumerate(rows):
+                    # the model's money is divided by the problem's common divisor d; its rows are sums
+                    # of whole multiples of d, so "<= budget / d" is "<= floor(budget / d)", exactly
+                    h.changeRowBounds(r, -highspy.kHighsInf, float(budgets[y] // problem._solver_divisor))
+                if start is None or not start.any():
+                    start = _walk_start(scaled)
+                res = _run(h, problem.n, share, mip_rel_gap, start)
+                if res.status in ("optimal", "time_limit") and res.x is not None:
+                    chosen = np.flatnonzero(res.x).tolist()
+                    if not scaled.violations(chosen):
+                        point = FrontierPoint(
+                            pct, pct / 100, budgets, res.status,
+                            math.fsum(problem.scores[chosen].tolist()), res.gap, tuple(chosen),
+                        )  # fmt: skip
+                        start = res.x
+                elif res.status == "infeasible":
+                    point = FrontierPoint(pct, pct / 100, budgets, "infeasible", None, None)
+        if point is None:  # no set found in time, or one that breaks a budget once rounded: the long way
+            res_full = select(scaled, time_limit=max(share, 0.01), mip_rel_gap=mip_rel_gap)
+            objective = None if res_full.status == "infeasible" else res_full.objective
+            point = FrontierPoint(
+                pct, pct / 100, budgets, res_full.status, objective, res_full.gap, res_full.selected
+            )
+            if res_full.status != "infeasible" and res_full.selected:
+                start = np.zeros(problem.n, dtype=bool)
+                start[list(res_full.selected)] = True
+        solved[pct] = point
+    return tuple(solved[pct] for pct in wanted)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -1013,11 +1153,13 @@ def portfolio(
     order: Sequence[int] | np.ndarray | None = None,
     time_limit: float = 10.0,
     frontier_percents: Sequence[int] = DEFAULT_PERCENTS,
-    frontier_time_limit: float = 2.0,
+    frontier_time_limit: float = 10.0,
 ) -> Portfolio:
-    """Convenience: :func:`select`, :func:`greedy_select` and :func:`efficient_frontier` in one call."""
+    """Convenience: :func:`select`, :func:`greedy_select` and :func:`efficient_frontier` in one call
+    (``frontier_time_limit`` is the frontier's shared budget, in seconds)."""
+    best = select(problem, time_limit=time_limit)
     return Portfolio(
-        selection=select(problem, time_limit=time_limit),
+        selection=best,
         greedy=greedy_select(problem, order),
-        frontier=efficient_frontier(problem, frontier_percents, time_limit=frontier_time_limit),
+        frontier=efficient_frontier(problem, frontier_percents, time_limit=frontier_time_limit, optimum=best),
     )

@@ -26,6 +26,8 @@ from scoring.ranking import weighted_scores
 from scoring.sensitivity import sensitivity as sensitivity_of
 
 K = 12
+# Seconds shared by all points of the efficient frontier, each solve started from its neighbour's answer.
+FRONTIER_TIME_LIMIT_S = 4.0
 
 
 def pence_str(pence: int) -> str:
@@ -349,11 +351,13 @@ def ranking_items(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def selection(doc: dict[str, Any], request: dict[str, Any], *, with_frontier: bool = True) -> dict[str, Any]:
-    """The optimal selection under per-year budgets, the budget walk's answer beside it, and the frontier.
+    """The optimal selection under per-year budgets, the budget walk's answer beside it, and, when
+    ``with_frontier``, the efficient frontier (empty otherwise).
 
     ``request`` holds budgets (pence per year), must_fund, exclude, dependencies, exclusive_groups (proposal
-    ids, all ranked ones) and time_limit_s. Proposals below quorum take no part unless the document
-    includes them.
+    ids, all ranked ones), time_limit_s (the optimum's) and optionally frontier_time_limit_s (shared by
+    every point of the frontier; default :data:`FRONTIER_TIME_LIMIT_S`). Proposals below quorum take no
+    part unless the document includes them.
     """
     a = Arrays(doc)
     years = doc["cycle"]["financial_years"]
@@ -381,7 +385,15 @@ def selection(doc: dict[str, Any], request: dict[str, Any], *, with_frontier: bo
             "minimal": bool(d.minimal) if d else False,
         }
     walk = budget_walk(problem, ranked.order)
-    frontier = frontier_of(problem, time_limit=min(2.0, request["time_limit_s"])) if with_frontier else ()
+    frontier = (
+        frontier_of(
+            problem,
+            time_limit=request.get("frontier_time_limit_s", FRONTIER_TIME_LIMIT_S),
+            optimum=best,
+        )
+        if with_frontier
+        else ()
+    )
     chosen = {ids[i] for i in best.selected}
     greedy_chosen = {ids[i] for i, f in enumerate(walk.funded) if f}
     greedy = {

@@ -218,7 +218,7 @@ def sensitivity(
     "/cycles/{cycle_id}/selection",
     response_model=SelectionOut,
     summary="The best set of proposals within every year's budget (exact integer programme), with the "
-    "greedy answer and the efficient frontier",
+    "greedy answer; the efficient frontier when asked for (frontier: true)",
     responses={
         422: {
             "description": "Invalid request, or no selection satisfies the constraints "
@@ -240,7 +240,8 @@ def selection(
         resamples=0,
     )
     request = service.selection_request(cycle, doc, data)
-    result = service.run_selection(doc, request)
+    request["frontier_time_limit_s"] = data.frontier_time_limit_s
+    result = service.run_selection(doc, request, with_frontier=data.frontier)
     return SelectionOut(
         cycle_id=cycle.id,
         weighting=service.weighting_ref(weighting),

@@ -148,6 +148,14 @@ class SelectionRequest(BaseModel):
     include_below_quorum: bool = Field(
         False, description="Also rank and select proposals below quorum (each is flagged)."
     )
+    frontier: bool = Field(
+        False,
+        description="Also the efficient frontier: the best total score with every year's budget at 0%, "
+        "10%, ..., 150%. Off by default (it solves fifteen more integer programmes).",
+    )
+    frontier_time_limit_s: float = Field(
+        4.0, gt=0, le=60, description="Seconds shared by all points of the frontier (when asked for)."
+    )
 
 
 class GreedyOut(BaseModel):
@@ -182,7 +190,9 @@ class SelectionOut(BaseModel):
     spend: dict[str, SignedFixed2]
     headroom: dict[str, SignedFixed2]
     greedy: GreedyOut = Field(description="The budget walk down the ranked list.")
-    frontier: list[FrontierPoint]
+    frontier: list[FrontierPoint] = Field(
+        description="The efficient frontier when the request asks for it (frontier: true); empty otherwise."
+    )
     below_quorum: list[int] = Field(default_factory=list, description="Proposals below quorum.")
     include_below_quorum: bool = False
     note: str | None = None

@@ -160,7 +160,7 @@ def test_selection_matches_brute_force(client, scored, budgets):
     r = client.post(
         f"{API}/cycles/{cid}/selection",
         headers=f.headers,
-        json={"budgets": dict(zip(["2022-23", "2023-24"], budgets, strict=True))},
+        json={"budgets": dict(zip(["2022-23", "2023-24"], budgets, strict=True)), "frontier": True},
     )
     assert r.status_code == 200, r.text
     sel = r.json()
@@ -173,6 +173,35 @@ def test_selection_matches_brute_force(client, scored, budgets):
     assert Decimal(sel["headroom"]["2022-23"]) == Decimal(budgets[0]) - Decimal(sel["spend"]["2022-23"])
     assert sel["greedy"]["objective"] <= sel["objective"] + 1e-9
     assert [pt["budget_factor"] for pt in sel["frontier"]][:3] == [0.0, 0.1, 0.2]
+
+
+def test_selection_gives_the_frontier_only_when_asked(client, scored):
+    cid = scored["cycle"]["id"]
+    f = scored["finance"]
+    budgets = {"2022-23": "700000.00", "2023-24": "250000.00"}
+    plain = client.post(f"{API}/cycles/{cid}/selection", headers=f.headers, json={"budgets": budgets})
+    assert plain.status_code == 200, plain.text
+    assert plain.json()["frontier"] == []
+    asked = client.post(
+        f"{API}/cycles/{cid}/selection", headers=f.headers, json={"budgets": budgets, "frontier": True}
+    )
+    assert asked.status_code == 200, asked.text
+    sel = asked.json()
+    assert {k: v for k, v in sel.items() if k != "frontier"} == {
+        k: v for k, v in plain.json().items() if k != "frontier"
+    }
+    points = sel["frontier"]
+    assert [pt["budget_factor"] for pt in points] == [k / 10 for k in range(16)]
+    assert all(pt["status"] == "optimal" for pt in points)
+    objectives = [pt["objective"] for pt in points]
+    assert objectives == sorted(objectives)  # more money never lowers the best total
+    assert objectives[10] == sel["objective"]  # 100 %: the optimum itself
+    r = client.post(
+        f"{API}/cycles/{cid}/selection",
+        headers=f.headers,
+        json={"budgets": budgets, "frontier": True, "frontier_time_limit_s": 0},
+    )
+    assert r.status_code == 422
 
 
 def test_infeasible_selection_names_the_constraint(client, scored):

@@ -1,6 +1,7 @@
 """Budget-constrained selection (brief Maths 7) against brute force, with exact integer money."""
 
 import itertools
+import logging
 
 import numpy as np
 import pytest
@@ -311,17 +312,24 @@ def test_amounts_beyond_the_solver_range_are_refused():
 def test_rounded_solver_answer_over_budget_is_cut_off_and_resolved(monkeypatch):
     # Simulate a solver that accepts an answer a float tolerance lets exceed the budget by 1p.
     problem = SelectionProblem(scores=[10, 9, 1], net_cost=[[50], [51], [49]], budgets=(100,))
-    real_milp = selection_module.milp
+    real_run = selection_module._run
+    real_highs = selection_module._highs
     calls = []
 
-    def sloppy_milp(c, **kwargs):
-        result = real_milp(c, **kwargs)
-        calls.append(kwargs["constraints"][0].A.shape[0] if kwargs["constraints"] else 0)
+    def counting_highs(problem, active, **kwargs):
+        built = real_highs(problem, active, **kwargs)
+        calls.append(built[0].getNumRow())
+        return built
+
+    def sloppy_run(h, n, *args):
+        result = real_run(h, n, *args)
         if len(calls) == 1:
-            result.x = np.array([1.0, 1.0, 0.0])  # 101p against a budget of 100p
+            # 101p against a budget of 100p
+            return selection_module._Solve(result.status, np.array([True, True, False]), 0.0, result.bound)
         return result
 
-    monkeypatch.setattr(selection_module, "milp", sloppy_milp)
+    monkeypatch.setattr(selection_module, "_highs", counting_highs)
+    monkeypatch.setattr(selection_module, "_run", sloppy_run)
     result = select(problem)
     assert result.cuts == 1 and calls[1] == calls[0] + 1
     assert result.status == "optimal" and result.selected in ((0, 2), (1, 2)) and result.spend[0] <= 100
@@ -367,3 +375,43 @@ def test_selection_never_exceeds_a_budget(rows, budgets):
     assert greedy_select(problem).feasible
     for y in range(2):
         assert sum(net[i][y] for i in greedy_select(problem).selected) <= budgets[y]
+
+
+def test_solver_output_goes_to_the_debug_log_never_to_stdout(capfd, caplog):
+    rng = np.random.default_rng(3)
+    n = 60
+    scores = rng.uniform(1, 100, n)
+    cost = rng.integers(1, 1000, (n, 2))
+    problem = SelectionProblem(scores=scores, net_cost=cost, budgets=tuple(int(b) for b in cost.sum(0) // 3))
+    select(problem)
+    efficient_frontier(problem, [50, 100])
+    assert capfd.readouterr() == ("", "")
+    assert not [r for r in caplog.records if r.name == "scoring.selection"]
+    with caplog.at_level(logging.DEBUG, logger="scoring.selection"):
+        select(problem)
+    lines = [r for r in caplog.records if r.name == "scoring.selection"]
+    assert lines and all(r.levelno == logging.DEBUG for r in lines)
+    assert any("HiGHS" in r.getMessage() for r in lines)
+    assert capfd.readouterr() == ("", "")
+
+
+def test_frontier_shares_one_time_budget_and_warm_starts_give_the_same_optima():
+    rng = np.random.default_rng(11)
+    n = 40
+    scores = rng.uniform(1, 100, n)
+    cost = rng.integers(1, 1000, (n, 3))
+    problem = SelectionProblem(scores=scores, net_cost=cost, budgets=tuple(int(b) for b in cost.sum(0) // 2))
+    best = select(problem)
+    points = efficient_frontier(problem, [150, 0, 50, 100, 50], optimum=best)
+    assert [p.percent for p in points] == [150, 0, 50, 100, 50]
+    for p in points:
+        alone = select(problem.with_budgets(p.budgets))
+        assert p.status == alone.status == "optimal"
+        assert p.objective == pytest.approx(alone.objective, abs=1e-6)
+        assert not problem.with_budgets(p.budgets).violations(p.selected)
+    assert points[3].objective == best.objective and points[3].selected == best.selected
+    # a budget of no time at all still answers every point, each with a set that keeps its budgets
+    hurried = efficient_frontier(problem, time_limit=0.0)
+    assert len(hurried) == 16
+    for p in hurried:
+        assert p.objective is not None and not problem.with_budgets(p.budgets).violations(p.selected)
