@@ -73,6 +73,7 @@ MAX_EXACT: Final = 2**53
 SOLVER_MONEY_LIMIT: Final = 2**46  # per-year totals HiGHS handles reliably (after dividing by the gcd)
 DEFAULT_PERCENTS: Final[tuple[int, ...]] = tuple(range(0, 151, 10))
 _MAX_CUTS: Final = 50
+_NEVER: Final = 2**62  # a cost no headroom meets (amounts stay below 2**53 in magnitude)
 _log = logging.getLogger(__name__)
 # One solve at a time in a process: HiGHS shares a task scheduler between its instances.
 _SOLVER_LOCK = threading.Lock()
@@ -981,6 +982,77 @@ def _initial_state(walk: _Walk, n_walks: int, n_years: int) -> tuple[np.ndarray,
     return taken, spent, group_count
 
 
+def _plain(walk: _Walk, n_years: int) -> bool:
+    """No dependencies and no exclusive groups (a proposal is taken alone, only at its own place), and
+    few enough years for :func:`_plain_walk`."""
+    return walk.bundle.shape[1] == 1 and walk.member.shape[1] == 0 and n_years <= 8
+
+
+def _plain_walk(
+    walk: _Walk,
+    net: np.ndarray,
+    budgets: np.ndarray,
+    columns: np.ndarray,
+    labels: np.ndarray | None = None,
+) -> np.ndarray:
+    """The walk of :func:`_advance` for problems without dependencies or exclusive groups, faster.
+
+    ``columns`` is ``(n, S)``: the proposal at each list place of each of ``S`` walks (or, given
+    ``labels``, a label ``l`` standing for proposal ``labels[l]``). Returns ``(n, S)`` booleans by list
+    place, True where the walk takes that place's proposal (the forced set is not included: it is taken
+    before the walk starts). Same rule, same integer arithmetic: a free proposal is taken when, in every
+    year, it fits what is left (or, when the forced set alone overspends, does not raise that year's
+    spend). Laid out for speed: the walks' headroom is one ``(S, W)`` block, the years padded to ``W`` = 4
+    or 8 with nothing to spend, a proposal's costs are fetched as one ``W``-word record, and "fits in
+    every year" is one look at the ``W`` comparison bytes as a single integer.
+    """
+    n, n_s = columns.shape
+    years = budgets.size
+    width = 4 if years <= 4 else 8
+    word = np.uint32 if width == 4 else np.uint64
+    every = word(int.from_bytes(b"\x01" * width, "little"))
+    record = np.dtype(f"V{8 * width}")
+    table = np.zeros((net.shape[0], width), dtype=np.int64)
+    table[:, :years] = net if labels is None else net[labels]
+    # a proposal that is not free (forced in, so already taken, or blocked) is never taken at its place:
+    # give it a cost no headroom can meet (money is below 2**53 in magnitude, so nothing overflows)
+    free = walk.free if labels is None else walk.free[labels]
+    table[~free, 0] = _NEVER
+    records = table.view(record).reshape(-1)
+    room = np.zeros(width, dtype=np.int64)
+    room[:years] = budgets - walk.start_spend
+    relax = not walk.start_fits
+    took = np.empty((n, n_s), dtype=bool)
+    chunk = 4096
+    cost = np.empty((chunk, width), dtype=np.int64)
+    left = np.empty((chunk, width), dtype=np.int64)
+    fits = np.empty((chunk, width), dtype=bool)
+    spare = np.empty((chunk, width), dtype=bool)
+    keep = np.empty((chunk, width), dtype=bool)
+    for first in range(0, n_s, chunk):
+        cols = columns[:, first : first + chunk]
+        c = cols.shape[1]
+        head = np.repeat(room[None, :], c, axis=0)  # (C, W): what is left per walk and year
+        cost_c, left_c, fits_c, spare_c, keep_c = cost[:c], left[:c], fits[:c], spare[:c], keep[:c]
+        cost_records = cost_c.view(record).reshape(c)
+        fits_word = fits_c.view(word).reshape(c)
+        keep_word = keep_c.view(word).reshape(c)
+        for k in range(n):
+            col = cols[k]
+            np.take(records, col, out=cost_records)
+            np.subtract(head, cost_c, out=left_c)
+            np.greater_equal(left_c, 0, out=fits_c)
+            if relax:
+                np.less_equal(cost_c, 0, out=spare_c)
+                fits_c |= spare_c
+            take = took[k, first : first + c]
+            np.equal(fits_word, every, out=take)
+            # spread each walk's "take" over its W bytes, then keep what is left where taken
+            np.multiply(take.view(np.uint8), every, out=keep_word, casting="unsafe")
+            np.copyto(head, left_c, where=keep_c)
+    return took
+
+
 def budget_line(
     problem: SelectionProblem,
     orders: np.ndarray,
@@ -1008,8 +1080,15 @@ def budget_line(
             outcomes[...] = _BLOCKED
         return np.zeros((n_s, n), dtype=bool)
     budgets = np.asarray(problem.budgets, dtype=np.int64)
-    taken, spent, group_count = _initial_state(walk, n_s, problem.n_years)
     columns = np.ascontiguousarray(orders.T)
+    if outcomes is None and _plain(walk, problem.n_years):
+        taken = np.zeros((n_s, n), dtype=bool)
+        taken[:, walk.start] = True
+        took = _plain_walk(walk, problem.net_cost, budgets, columns)
+        rows = np.broadcast_to(np.arange(n_s), (n, n_s))
+        taken[rows[took], columns[took]] = True
+        return taken
+    taken, spent, group_count = _initial_state(walk, n_s, problem.n_years)
     step = None if outcomes is None else np.empty(n_s, dtype=np.int8)
     for k in range(n):
         _advance(walk, problem.net_cost, budgets, taken, spent, group_count, columns[k], step)

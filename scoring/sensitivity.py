@@ -51,7 +51,16 @@ from .aggregate import Aggregate
 from .errors import ScoringInputError
 from .ranking import listing_order, tie_break_keys, tie_groups, weighted_scores
 from .rules import TIE_TOLERANCE, check_scale, frozen, normalise
-from .selection import SelectionProblem, _advance, _initial_state, _Walk, _walk_data, budget_line
+from .selection import (
+    SelectionProblem,
+    _advance,
+    _initial_state,
+    _plain,
+    _plain_walk,
+    _Walk,
+    _walk_data,
+    budget_line,
+)
 from .weights import check_weights
 
 Selector = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -60,6 +69,7 @@ _SNAP = 1e-12  # interval ends this close to 0 or 1 are 0 or 1
 _PROBE_STEP = 1e-9  # how far past simultaneous crossings the listing is re-read (weight units)
 _MISORDER = 1e-13  # g below this at the start means the pair is out of order (rounding is far smaller)
 _HISTOGRAM_BUFFER = 32_000_000  # (place, draw) cells buffered before the per-place counts
+_WALK_CELLS = 8_388_608  # (place, draw) cells of listings buffered for one run of the budget walks
 
 
 @dataclass(frozen=True)
@@ -225,12 +235,16 @@ class _RankHistogram:
         self.tied: list[np.ndarray] = []
         self.positions = np.arange(n_p)
 
-    def add(self, packed: np.ndarray, starts: np.ndarray, mask: int) -> None:
+    def add(self, packed: np.ndarray, starts: np.ndarray, mask: int, slots: np.ndarray | None = None) -> None:
+        """Count one chunk of sorted keys; ``slots``, when given, is ``(packed & mask).T`` already made."""
         c = packed.shape[0]
         if self.filled + c > self.buffer.shape[1]:
             self.flush()
         cols = self.buffer[:, self.filled : self.filled + c]
-        np.bitwise_and(packed.T, mask, out=cols, casting="unsafe")
+        if slots is None:
+            np.bitwise_and(packed.T, mask, out=cols, casting="unsafe")
+        else:
+            np.copyto(cols, slots, casting="unsafe")
         if not starts.all():
             rows = np.flatnonzero(~starts.all(axis=1))
             first = np.maximum.accumulate(np.where(starts[rows], self.positions, 0), axis=1)
@@ -326,6 +340,7 @@ def sensitivity(
     problem: SelectionProblem | None = None,
     selector: Selector | None = None,
     switching: bool = True,
+    selection_switching: bool = True,
     percentiles: Sequence[float] = (5.0, 50.0, 95.0),
     chunk_elements: int = 262_144,
     max_events: int = 200_000,
@@ -342,6 +357,9 @@ def sensitivity(
         selector: optional replacement for the budget line, called per chunk as
             ``selector(weighted_scores (C, P), listing_orders (C, P)) -> (C, P) bool``.
         switching: compute switching values (``False`` skips them).
+        selection_switching: also the selection's switching values (the kinetic sweep, by far the
+            costlier part on large lists); ``False`` leaves each ``SwitchingValue.selection`` ``None``
+            and keeps the top-k intervals.
         percentiles: rank percentiles to report.
         chunk_elements: draws are processed in chunks of about this many (draw, proposal) cells.
         max_events: bound on crossings examined per principle and direction in the selection sweep.
@@ -368,7 +386,15 @@ def sensitivity(
     inverse_tie_rank = np.argsort(prep.tie_rank)
     # the budget line loops over list places, so it runs on larger batches of draws than the ranks
     batch = max(chunk, min(draws.shape[0], 4 * chunk_elements // max(n_p, 1), 8192))
-    orders = np.empty((batch, n_p), dtype=np.int64) if want_selection else None
+    plain = want_selection and walk is not None and _plain(walk, problem.n_years)  # type: ignore[union-attr]
+    if plain:
+        # Without dependencies or exclusive groups the walks run on the listing's tie-break slots (what
+        # the sort gives), place by place over thousands of draws at once, and only the count of walks
+        # funding each slot is kept: no (draws x proposals) table of orders or of funded flags.
+        batch = max(chunk, min(draws.shape[0], _WALK_CELLS // max(n_p, 1)))
+    orders = np.empty((batch, n_p), dtype=np.int64) if want_selection and not plain else None
+    slots = np.empty((n_p, batch), dtype=np.int32) if plain else None
+    slot_funded = np.zeros(n_p, dtype=np.int64)
     weights_seen: list[np.ndarray] = []
     filled = 0
 
@@ -382,9 +408,25 @@ def sensitivity(
             chosen = budget_line(problem, orders[:rows], walk)  # type: ignore[arg-type]
         selected[:] += chosen.sum(axis=0)
 
+    def run_plain(rows: int) -> None:
+        assert slots is not None and walk is not None and problem is not None
+        columns = slots[:, :rows]
+        budgets = np.asarray(problem.budgets, dtype=np.int64)
+        took = _plain_walk(walk, problem.net_cost, budgets, columns, labels=inverse_tie_rank)
+        slot_funded[:] += np.bincount(columns[took], minlength=n_p)
+
     for start in range(0, draws.shape[0], chunk):
         block = draws[start : start + chunk]
         packed, starts = keys.listing(block)
+        if slots is not None:
+            if filled + block.shape[0] > batch:
+                run_plain(filled)
+                filled = 0
+            here = slots[:, filled : filled + block.shape[0]]
+            np.bitwise_and(packed.T, keys.mask, out=here, casting="unsafe")
+            hist.add(packed, starts, keys.mask, here)
+            filled += block.shape[0]
+            continue
         hist.add(packed, starts, keys.mask)
         if orders is not None:
             if filled + block.shape[0] > batch:
@@ -395,6 +437,12 @@ def sensitivity(
             filled += block.shape[0]
     if orders is not None and filled:
         run_selection(filled)
+    if slots is not None:
+        if filled:
+            run_plain(filled)
+        # slot s is proposal inverse_tie_rank[s]; the forced set is funded by every walk
+        selected[inverse_tie_rank] += slot_funded
+        selected[walk.start] += draws.shape[0]  # type: ignore[union-attr]
     # histogram rows are in tie-break order; bring them back to proposal order
     total = draws.shape[0]
     if n_p:
@@ -407,7 +455,10 @@ def sensitivity(
 
     switch: tuple[SwitchingValue, ...] = ()
     if switching:
-        switch = tuple(switching_values(prep, top_k, problem if walk is not None else None, walk, max_events))
+        sweep = walk is not None and selection_switching
+        switch = tuple(
+            switching_values(prep, top_k, problem if sweep else None, walk if sweep else None, max_events)
+        )
     return Sensitivity(
         samples=total,
         concentration=float(concentration),

@@ -443,7 +443,11 @@ def sensitivity(
     concentration: float,
     top_k: int,
     request: dict[str, Any] | None,
+    switching: bool = False,
 ) -> dict[str, Any]:
+    """Rank percentiles, top-k and selection probabilities under resampled weights, and switching values:
+    the top-k ones always, the selection's only when ``switching`` (they sweep through every crossing of
+    the proposals' scores, the costly part on a large cycle; otherwise each ``selection`` is null)."""
     a = Arrays(doc)
     left_out = sorted(a.ids[i] for i in np.flatnonzero(~a.ranked).tolist())
     if not a.idx.size:
@@ -477,6 +481,7 @@ def sensitivity(
         seed=seed,
         top_k=top_k,
         problem=problem,
+        selection_switching=switching,
     )
     proposals = []
     for pos in ranked.order.tolist():

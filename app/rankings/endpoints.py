@@ -194,6 +194,14 @@ def sensitivity(
     budgets: Annotated[
         bool, Query(description="Also the probability of being inside the cycle's budget line.")
     ] = True,
+    switching: Annotated[
+        bool,
+        Query(
+            description="Also the selection's switching values (how far each weight can move before the "
+            "budget line's funded set changes; slow on a large cycle). Without it each switching value's "
+            "selection is null; the top-k ones are always given."
+        ),
+    ] = False,
 ) -> SensitivityOut:
     if samples > settings.sensitivity_max_samples:
         raise ValidationFailed(
@@ -207,7 +215,13 @@ def sensitivity(
     if budgets and all(y.budget is not None for y in cycle.years):
         request = service.selection_request(cycle, doc, SelectionRequest())
     result = compute.sensitivity(
-        doc, samples=samples, seed=seed, concentration=concentration, top_k=k, request=request
+        doc,
+        samples=samples,
+        seed=seed,
+        concentration=concentration,
+        top_k=k,
+        request=request,
+        switching=switching,
     )
     return SensitivityOut(
         cycle_id=cycle.id, weighting=service.weighting_ref(weighting), aggregation=aggregation, **result

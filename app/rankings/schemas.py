@@ -218,8 +218,11 @@ class Interval(BaseModel):
 class SwitchingValue(BaseModel):
     principle: int
     weight: float
-    top_k: Interval | None
-    selection: Interval | None
+    top_k: Interval | None = Field(description="Weights of this principle keeping the same top k.")
+    selection: Interval | None = Field(
+        description="Weights keeping the budget line's funded set; null unless asked for (switching=true), "
+        "without budgets, or when undefined."
+    )
 
 
 class SensitivityOut(BaseModel):

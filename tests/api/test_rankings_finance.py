@@ -305,6 +305,25 @@ def test_sensitivity_is_seeded_and_bounded(client, scored):
     assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["query", "samples"]
 
 
+def test_sensitivity_gives_the_selection_switching_values_only_when_asked(client, scored):
+    cid, f = scored["cycle"]["id"], scored["finance"]
+    params = {"samples": 200, "seed": 3, "k": 2}
+    plain = client.get(f"{API}/cycles/{cid}/ranking/sensitivity", params=params, headers=f.headers)
+    assert plain.status_code == 200, plain.text
+    asked = client.get(
+        f"{API}/cycles/{cid}/ranking/sensitivity", params={**params, "switching": "true"}, headers=f.headers
+    )
+    assert asked.status_code == 200, asked.text
+    a, b = plain.json(), asked.json()
+    assert a["proposals"] == b["proposals"]  # the same draws, the same figures
+    assert any(p["p_selected"] is not None for p in a["proposals"])
+    assert len(a["switching"]) == len(b["switching"]) == 12
+    for cheap, full in zip(a["switching"], b["switching"], strict=True):
+        assert cheap["top_k"] == full["top_k"] and cheap["top_k"] is not None
+        assert cheap["selection"] is None
+    assert any(sv["selection"] is not None for sv in b["switching"])
+
+
 def test_submission_frozen_hashed_verifiable(client, admin, scored, db):
     cid, f, ids = scored["cycle"]["id"], scored["finance"], scored["ids"]
     body = {

@@ -192,3 +192,40 @@ def test_order_must_list_every_proposal_once(order):
     with pytest.raises(ScoringInputError) as err:
         budget_walk(problem, order)
     assert err.value.field == "order"
+
+
+@FAST
+@given(problems(), st.integers(0, 2**32 - 1))
+def test_budget_line_over_many_lists_equals_one_walk_per_list(case, seed):
+    # budget_line walks every list at once (a faster layout when there are no dependencies or
+    # exclusive groups); budget_walk walks one list, reporting why. They must fund the same proposals.
+    problem, _ = case
+    rng = np.random.default_rng(seed)
+    orders = np.array([rng.permutation(problem.n) for _ in range(7)], dtype=np.int64).reshape(7, problem.n)
+    line = budget_line(problem, orders)
+    assert line.shape == (7, problem.n) and line.dtype == bool
+    for row, order in zip(line, orders, strict=True):
+        assert row.tolist() == list(budget_walk(problem, order).funded)
+
+
+@pytest.mark.parametrize("overspent", [False, True])
+@pytest.mark.parametrize("years", [1, 3, 6])
+def test_budget_line_at_scale_equals_one_walk_per_list(overspent, years):
+    # larger lists than hypothesis draws: savings (negative net costs), must-funds and exclusions, and
+    # must-funds that alone overspend (then a proposal that does not raise a year's spend still goes in)
+    rng = np.random.default_rng(years + 10 * overspent)
+    n = 80
+    net = rng.integers(-20_000, 90_000, (n, years))
+    budgets = net.clip(0).sum(axis=0) // 3
+    must = (0, 1, 2) if overspent else (5,)
+    if overspent:
+        net[list(must)] = budgets // 2 + 1
+    problem = SelectionProblem(
+        scores=rng.uniform(0, 100, n), net_cost=net, budgets=tuple(budgets), must_fund=must, exclude=(7, 8)
+    )
+    orders = np.array([rng.permutation(n) for _ in range(40)])
+    line = budget_line(problem, orders)
+    for row, order in zip(line, orders, strict=True):
+        walked = budget_walk(problem, order)
+        assert row.tolist() == list(walked.funded)
+    assert line[:, list(must)].all() and not line[:, [7, 8]].any()

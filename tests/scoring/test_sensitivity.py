@@ -114,6 +114,39 @@ def test_statistics_match_rank_and_greedy_draw_by_draw(variant):
     assert got.samples == 300 and got.percentiles == (5.0, 50.0, 95.0)
 
 
+@pytest.mark.parametrize("forced", ["none", "must_fund_and_exclude", "overspent"])
+@pytest.mark.parametrize("variant", [{}, {"duplicates": True, "na": True, "incomplete": True}])
+def test_selection_probability_without_dependencies_matches_the_walk_draw_by_draw(
+    monkeypatch, forced, variant
+):
+    # without dependencies or exclusive groups the walks run on the listing's slots, many draws at
+    # once, in batches; each draw must still fund what budget_walk funds down that draw's ranking
+    monkeypatch.setattr(sensitivity_module, "_WALK_CELLS", 40 * 64)  # several batches of 64 draws
+    rng = np.random.default_rng(len(variant) + 3 * len(forced))
+    n = 40
+    scores, na, w, cost = random_case(rng, n, **variant)
+    budgets = tuple(int(b) for b in np.maximum(cost, 0).sum(0) // 3)
+    must, exclude = (), ()
+    if forced == "must_fund_and_exclude":
+        must, exclude = (3, 17), (5,)
+    elif forced == "overspent":
+        must = (0, 1)
+        cost[list(must)] = np.array(budgets) // 2 + 1000
+    problem = SelectionProblem(
+        scores=np.zeros(n), net_cost=cost, budgets=budgets, must_fund=must, exclude=exclude
+    )
+    refs = [f"P-{i:02d}" for i in range(n)]
+    kw = {"not_applicable": na, "net_cost": cost.sum(axis=1), "references": refs}
+    got = sensitivity(
+        scores, w, samples=300, concentration=30.0, seed=5, top_k=7, problem=problem, switching=False, **kw
+    )
+    pct, top, sel = reference(scores, w, 300, 30.0, 5, 7, problem, **kw)
+    assert np.array_equal(got.rank_percentiles, pct)
+    assert np.array_equal(got.p_top_k, top)
+    assert np.allclose(got.p_selected, sel, atol=1e-15)
+    assert got.p_selected[list(must)].tolist() == [1.0] * len(must)
+
+
 def test_results_do_not_depend_on_chunking(monkeypatch):
     rng = np.random.default_rng(4)
     scores, _, w, _ = random_case(rng, 50, duplicates=True)
