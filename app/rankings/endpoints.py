@@ -213,7 +213,8 @@ def sensitivity(
     )
     request = None
     if budgets and all(y.budget is not None for y in cycle.years):
-        request = service.selection_request(cycle, doc, SelectionRequest())
+        # the cycle's envelopes, in pence, as the inputs document holds them (no constraints to check)
+        request = {"budgets": dict(doc["cycle"]["budgets"])}
     result = compute.sensitivity(
         doc,
         samples=samples,
