@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.security import token_digest
 from app.config import Settings
+from app.db import on_snapshot_moved, when_writing
 from app.errors import Forbidden, NotAuthenticated
 from app.models import ApiToken, Role, User
 
@@ -28,13 +29,27 @@ def get_settings_dep(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
+def writes_late(endpoint):
+    """Mark an endpoint whose unit of work takes the SQLite write lock only when it first writes.
+
+    Its authentication and reads run without the lock; it must call ``app.db.begin_write`` before its
+    writes and read again what they rely on when that answers False (another writer committed between).
+    """
+    endpoint.writes_late = True
+    return endpoint
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """The request's unit of work: commits when the endpoint returns, rolls back on error.
 
-    Reads get a deferred transaction; anything else takes the write lock at BEGIN (SQLite).
+    Reads get a deferred transaction; anything else takes the write lock at BEGIN (SQLite), except the
+    endpoints marked ``writes_late``, which take it at their first write.
     """
+    write: bool | str = request.method not in READ_METHODS
+    if write and getattr(request.scope.get("endpoint"), "writes_late", False):
+        write = "late"
     with request.app.state.db.unit_of_work(
-        write=request.method not in READ_METHODS, request_id=request.headers.get("x-request-id")
+        write=write, request_id=request.headers.get("x-request-id")
     ) as session:
         yield session
 
@@ -60,6 +75,7 @@ def authenticate_bearer(session: Session, settings: Settings, token: str) -> tup
         select(ApiToken, User)
         .join(User, User.id == ApiToken.user_id)
         .where(ApiToken.digest == token_digest(settings, token))
+        .execution_options(populate_existing=True)
     ).first()
     if row is None:
         raise NotAuthenticated("The bearer token is not recognised.")
@@ -72,7 +88,12 @@ def authenticate_bearer(session: Session, settings: Settings, token: str) -> tup
         raise NotAuthenticated("The account is deactivated.")
     stale = api_token.last_used_at is None or now - api_token.last_used_at > LAST_USED_RESOLUTION
     if stale and session.info.get("can_write"):
-        session.execute(update(ApiToken).where(ApiToken.id == api_token.id).values(last_used_at=now))
+        when_writing(
+            session,
+            lambda: session.execute(
+                update(ApiToken).where(ApiToken.id == api_token.id).values(last_used_at=now)
+            ),
+        )
     return api_token, user
 
 
@@ -85,8 +106,11 @@ def get_current_user(
     if not token:
         raise NotAuthenticated()
     api_token, user = authenticate_bearer(session, settings, token)
+    # A late-writing unit of work checks the token again if another writer committed before its lock.
+    on_snapshot_moved(session, lambda: authenticate_bearer(session, settings, token))
     # The token the request came with: sign-out revokes it, and personal tokens need a fresh sign-in one.
     request.state.api_token = api_token
+    session.info["token_id"] = api_token.id
     return user
 
 
