@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from app.deps import ChairOrAdmin, CurrentUser, SessionDep
+from app.db import commit_now
+from app.deps import ChairOrAdmin, CurrentUser, SessionDep, writes_late
 from app.idempotency import IdempotencyDep
 from app.pagination import Page
 from app.scorecards import review, service
@@ -46,10 +47,13 @@ def get_scorecard(proposal_id: Id, session: SessionDep, user: CurrentUser) -> Sc
     response_model=ScorecardOut,
     summary="Save answers to your scorecard; submit: true checks all twelve and locks it",
 )
+@writes_late
 def put_scorecard(
     proposal_id: Id, data: ScorecardPut, session: SessionDep, user: CurrentUser
 ) -> ScorecardOut:
-    return service.save(session, user, proposal_id, data)
+    saved = service.save(session, user, proposal_id, data)
+    commit_now(session)
+    return saved
 
 
 @router.post(
@@ -57,12 +61,15 @@ def put_scorecard(
     response_model=BatchOut,
     summary="Save or submit many of your scorecards at once: all items or none",
 )
+@writes_late
 def put_batch(
     data: BatchPut, session: SessionDep, user: CurrentUser, response: Response, idem: IdempotencyDep
 ) -> BatchOut | Response:
     items = service.save_batch(session, user, data.items)
     result = BatchOut(saved=len(items), submitted=sum(i.status == "submitted" for i in items), items=items)
-    return idem.remember(result, response)
+    answer = idem.remember(result, response)
+    commit_now(session)
+    return answer
 
 
 @router.get(

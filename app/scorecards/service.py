@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.audit.service import diff, record
-from app.db import dialect_insert
+from app.db import begin_write, dialect_insert, recheck
 from app.errors import Conflict as ConflictError
 from app.errors import Forbidden, NotFound, ServiceError, ValidationFailed, field_error
 from app.models import (
+    ApiToken,
+    AuditEvent,
     Conflict,
     Cycle,
     CycleStatus,
@@ -28,7 +31,9 @@ from app.models import (
     Scorecard,
     ScorecardAnswer,
     User,
+    UserRole,
 )
+from app.models.base import utcnow
 from app.panels.service import (
     chairs,
     chairs_proposal,
@@ -194,118 +199,587 @@ def submit_errors(cycle: Cycle, answers: dict[int, ScorecardAnswer], loc: tuple)
     return errors
 
 
+@dataclass
+class _Answer:
+    score: int | None
+    not_applicable: bool
+    rationale: str
+    confidence: int | None
+
+
+@dataclass
+class _Card:
+    """One scorer's scorecard as read (``id`` None: not saved yet) and as the saves of a request leave it."""
+
+    id: int | None
+    status: str
+    version: int
+    submitted_at: datetime | None
+    answers: dict[int, _Answer]
+    saved: bool = False
+    submitted: bool = False
+
+
+@dataclass
+class _Target:
+    """What saving a scorecard for one proposal depends on, read in one query."""
+
+    proposal: Any  # id, reference, status, proposer_id: what can_read and conflict_of look at
+    cycle: Any  # id, status, scale_min, scale_max
+    panel_name: str | None
+    on_panel: bool
+    member: bool
+    conflict: Any  # type, reason; None when no conflict is declared
+    card: _Card
+
+
+def _targets_query():
+    """The proposals, their cycles, the user's panel membership and declared conflict and the user's
+    scorecard with its answers (a row per answer), for ``:ids`` and ``:user_id`` (built once, so each save
+    only binds its values)."""
+    user_id = bindparam("user_id")
+    member = (
+        exists()
+        .where(PanelMember.panel_id == PanelProposal.panel_id, PanelMember.user_id == user_id)
+        .correlate(PanelProposal)
+    )
+    return (
+        select(
+            Proposal.id,
+            Proposal.reference,
+            Proposal.status,
+            Proposal.proposer_id,
+            Cycle.id.label("cycle_id"),
+            Cycle.status.label("cycle_status"),
+            Cycle.scale_min,
+            Cycle.scale_max,
+            PanelProposal.panel_id,
+            Panel.name.label("panel_name"),
+            member.label("member"),
+            Conflict.type.label("conflict_type"),
+            Conflict.reason.label("conflict_reason"),
+            Scorecard.id.label("card_id"),
+            Scorecard.status.label("card_status"),
+            Scorecard.version.label("card_version"),
+            Scorecard.submitted_at.label("card_submitted_at"),
+            ScorecardAnswer.principle_number.label("a_principle"),
+            ScorecardAnswer.score.label("a_score"),
+            ScorecardAnswer.not_applicable.label("a_not_applicable"),
+            ScorecardAnswer.rationale.label("a_rationale"),
+            ScorecardAnswer.confidence.label("a_confidence"),
+        )
+        .join(Cycle, Cycle.id == Proposal.cycle_id)
+        .outerjoin(PanelProposal, PanelProposal.proposal_id == Proposal.id)
+        .outerjoin(Panel, Panel.id == PanelProposal.panel_id)
+        .outerjoin(Conflict, and_(Conflict.proposal_id == Proposal.id, Conflict.user_id == user_id))
+        .outerjoin(Scorecard, and_(Scorecard.proposal_id == Proposal.id, Scorecard.scorer_id == user_id))
+        .outerjoin(ScorecardAnswer, ScorecardAnswer.scorecard_id == Scorecard.id)
+        .where(Proposal.id.in_(bindparam("ids", expanding=True)))
+        .order_by(Proposal.id, ScorecardAnswer.principle_number)
+    )
+
+
+_TARGETS = _targets_query()
+_LOCK_CARDS = (
+    select(Scorecard.id)
+    .where(
+        Scorecard.proposal_id.in_(bindparam("ids", expanding=True)),
+        Scorecard.scorer_id == bindparam("user_id"),
+    )
+    .order_by(Scorecard.id)
+    .with_for_update()
+)
+_USER_ID = bindparam("user_id")
+_NOW = bindparam("now", type_=Scorecard.updated_at.type)
+
+
+def _bump_one(checked: bool):
+    """One card's version bump, checked against the version and status read; ``checked``: also against
+    everything else the save relied on (for a save whose reads were not under the write lock): the
+    proposal still readable and on a panel of the user, no conflict, the cycle still in scoring on the same
+    scale, the bearer token still live and the user's roles the same."""
+    where = [
+        Scorecard.id == bindparam("card_id"),
+        Scorecard.status == "draft",
+        Scorecard.version == bindparam("read_version"),
+    ]
+    if checked:
+        allowed = (
+            select(1)
+            .select_from(Proposal)
+            .join(Cycle, Cycle.id == Proposal.cycle_id)
+            .join(PanelProposal, PanelProposal.proposal_id == Proposal.id)
+            .join(
+                PanelMember,
+                and_(PanelMember.panel_id == PanelProposal.panel_id, PanelMember.user_id == _USER_ID),
+            )
+            .where(
+                Proposal.id == Scorecard.proposal_id,
+                Proposal.status == bindparam("proposal_status"),
+                or_(Proposal.proposer_id.is_(None), Proposal.proposer_id != _USER_ID),
+                Cycle.status == CycleStatus.scoring.value,
+                Cycle.scale_min == bindparam("scale_min"),
+                Cycle.scale_max == bindparam("scale_max"),
+                ~exists().where(Conflict.proposal_id == Proposal.id, Conflict.user_id == _USER_ID),
+            )
+            .correlate(Scorecard)
+        )
+        live = (
+            select(1)
+            .select_from(ApiToken)
+            .join(User, User.id == ApiToken.user_id)
+            .where(
+                ApiToken.id == bindparam("token_id"),
+                ApiToken.user_id == _USER_ID,
+                ApiToken.revoked_at.is_(None),
+                ApiToken.expires_at > _NOW,
+                User.is_active.is_(True),
+            )
+        )
+        role_count = select(func.count()).where(UserRole.user_id == _USER_ID).scalar_subquery()
+        where += [
+            exists(allowed),
+            exists(live),
+            role_count == bindparam("role_count"),
+            ~exists().where(
+                UserRole.user_id == _USER_ID, UserRole.role.not_in(bindparam("roles", expanding=True))
+            ),
+        ]
+    return (
+        update(Scorecard)
+        .where(*where)
+        .values(
+            status=bindparam("new_status"),
+            version=bindparam("new_version"),
+            submitted_at=bindparam("new_submitted_at", type_=Scorecard.submitted_at.type),
+            updated_at=_NOW,
+        )
+        .returning(Scorecard.id)
+    )
+
+
+_BUMP_ONE = _bump_one(checked=False)
+_BUMP_ONE_CHECKED = _bump_one(checked=True)
+_AUDIT = insert(AuditEvent)
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert_answers(session: Session):
+    """``INSERT … ON CONFLICT (scorecard_id, principle_number) DO UPDATE`` for this database, built once."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in _UPSERTS:
+        stmt = dialect_insert(session, ScorecardAnswer)
+        _UPSERTS[dialect] = stmt.on_conflict_do_update(
+            index_elements=["scorecard_id", "principle_number"],
+            set_={
+                c: stmt.excluded[c]
+                for c in ("score", "not_applicable", "rationale", "confidence", "updated_at")
+            },
+        )
+    return _UPSERTS[dialect]
+
+
+def _read_targets(session: Session, user: User, proposal_ids: list[int], lock: bool) -> dict[int, _Target]:
+    """What saving the user's scorecards for ``proposal_ids`` depends on, with the cards' answers: one
+    query however many proposals (two with ``lock``)."""
+    ids = sorted(set(proposal_ids))
+    if lock:  # PostgreSQL, after a concurrent save: hold the cards until this transaction ends
+        session.execute(_LOCK_CARDS, {"ids": ids, "user_id": user.id})
+    rows = session.execute(_TARGETS, {"ids": ids, "user_id": user.id}).all()
+    targets: dict[int, _Target] = {}
+    for r in rows:  # one row per answer of the card (one when it has none, or there is no card)
+        if r.id in targets:
+            targets[r.id].card.answers[r.a_principle] = _Answer(
+                r.a_score, r.a_not_applicable, r.a_rationale, r.a_confidence
+            )
+            continue
+        card = (
+            _Card(r.card_id, r.card_status, r.card_version, r.card_submitted_at, {})
+            if r.card_id is not None
+            else _Card(None, "new", 0, None, {})
+        )
+        targets[r.id] = _Target(
+            proposal=SimpleNamespace(
+                id=r.id, reference=r.reference, status=r.status, proposer_id=r.proposer_id
+            ),
+            cycle=SimpleNamespace(
+                id=r.cycle_id, status=r.cycle_status, scale_min=r.scale_min, scale_max=r.scale_max
+            ),
+            panel_name=r.panel_name,
+            on_panel=r.panel_id is not None,
+            member=bool(r.member),
+            conflict=(
+                SimpleNamespace(type=r.conflict_type, reason=r.conflict_reason)
+                if r.conflict_type is not None
+                else None
+            ),
+            card=card,
+        )
+        if r.a_principle is not None:
+            card.answers[r.a_principle] = _Answer(
+                r.a_score, r.a_not_applicable, r.a_rationale, r.a_confidence
+            )
+    return targets
+
+
+def _check_target(
+    user: User, target: _Target | None, proposal_id: int, data: ScorecardPut, loc: tuple
+) -> None:
+    """The rules of saving, in the order ``save`` has always applied them (the first broken one answers)."""
+    if target is None:
+        raise NotFound(f"Proposal {proposal_id} does not exist.")
+    proposal = target.proposal
+    if not can_read(user, proposal):
+        raise NotFound(f"Proposal {proposal.id} does not exist or is not yours to see.")
+    if not target.on_panel or not target.member:
+        where = f"panel '{target.panel_name}'" if target.on_panel else "any panel"
+        raise Forbidden(
+            f"You are not a member of {where} for proposal {proposal.reference}; "
+            "only its panel members score it."
+        )
+    declared = {proposal.id: target.conflict} if target.conflict is not None else {}
+    why = conflict_of(None, user.id, proposal, declared)  # type: ignore[arg-type]
+    if why:
+        raise Forbidden(f"You have a conflict of interest: {why}.", conflict=why)
+    if target.cycle.status != CycleStatus.scoring:
+        raise ConflictError(
+            f"Scorecards can be saved only while the cycle is in scoring; cycle {target.cycle.id} "
+            f"is in '{target.cycle.status}'."
+        )
+    errors = _check_answers(target.cycle, data.scores, loc)
+    if errors:
+        raise ValidationFailed("The scorecard has invalid answers.", errors=errors)
+
+
+@dataclass
+class _Saved:
+    """One save applied to its card (in memory): the answer it gets and its audit event."""
+
+    proposal_id: int
+    card: _Card
+    out: ScorecardOut
+    action: str
+    changes: dict[str, Any]
+    touched: set[int]
+
+
+def _apply(
+    user: User, target: _Target | None, proposal_id: int, data: ScorecardPut, loc: tuple, now: datetime
+) -> _Saved:
+    """Check one save against the card as the earlier saves of the request left it, and apply it there."""
+    _check_target(user, target, proposal_id, data, loc)
+    assert target is not None
+    card = target.card
+    if card.status == "submitted":
+        raise ConflictError(
+            f"Your scorecard for {target.proposal.reference} is submitted and locked; the panel "
+            "chair can reopen it."
+        )
+    if data.version is not None and data.version != card.version:
+        raise ConflictError(
+            f"Your scorecard is at version {card.version}, not {data.version}; re-read it.",
+            current_version=card.version,
+        )
+    before = card.answers
+    after = dict(before)
+    for a in data.scores:
+        if a.score is None and not a.not_applicable and not a.rationale:
+            after.pop(a.principle, None)
+        else:
+            after[a.principle] = _Answer(a.score, a.not_applicable, a.rationale, a.confidence)
+    after = dict(sorted(after.items()))
+    changes = diff(_answer_snapshot(before), _answer_snapshot(after))
+    action = "scorecard.saved"
+    status, submitted_at = "draft", card.submitted_at
+    if data.submit:
+        errors = submit_errors(target.cycle, after, loc)  # type: ignore[arg-type]
+        if errors:
+            raise ValidationFailed(
+                f"The scorecard for {target.proposal.reference} cannot be submitted.", errors=errors
+            )
+        status, submitted_at = "submitted", now
+        changes["status"] = {"before": "draft", "after": "submitted"}
+        action = "scorecard.submitted"
+    card.status, card.version, card.submitted_at, card.answers = status, card.version + 1, submitted_at, after
+    card.saved = True
+    card.submitted = card.submitted or data.submit
+    out = ScorecardOut(
+        id=card.id,
+        proposal_id=proposal_id,
+        scorer_id=user.id,
+        status=status,
+        version=card.version,
+        submitted_at=submitted_at,
+        updated_at=now,
+        scores=[
+            AnswerOut(
+                principle=p,
+                score=a.score,
+                not_applicable=a.not_applicable,
+                rationale=a.rationale,
+                confidence=a.confidence,
+            )
+            for p, a in after.items()
+        ],
+        missing=[p for p in PRINCIPLES if p not in after or not _answered(after[p])],
+        counts_in_aggregation=True,  # the save was refused otherwise: a conflicted scorer does not score
+    )
+    return _Saved(proposal_id, card, out, action, changes, {a.principle for a in data.scores})
+
+
+def _plan(
+    session: Session, user: User, items: list[tuple[int, ScorecardPut, tuple]], now: datetime, lock: bool
+) -> tuple[list[_Saved], list[dict], dict[int, _Target], dict[int, _Card]]:
+    """Read once, then apply every save in order in memory; a failed save leaves its card as it was.
+
+    Answers the saves, the errors (single saves raise theirs), the targets, and each card as read."""
+    targets = _read_targets(session, user, [pid for pid, _, _ in items], lock)
+    as_read = {pid: replace(t.card, answers=dict(t.card.answers)) for pid, t in targets.items()}
+    saved: list[_Saved] = []
+    errors: list[dict] = []
+    single = len(items) == 1 and items[0][2] == ("body",)
+    for proposal_id, data, loc in items:
+        try:
+            # _apply changes the card only once every check has passed
+            saved.append(_apply(user, targets.get(proposal_id), proposal_id, data, loc, now))
+        except ServiceError as exc:
+            if single:
+                raise
+            if isinstance(exc, ValidationFailed):
+                errors.extend(exc.errors or [field_error(list(loc), exc.detail)])
+            else:
+                errors.append(
+                    {**field_error([*loc, "proposal_id"], exc.detail, exc.type_slug), "status": exc.status}
+                )
+    return saved, errors, targets, as_read
+
+
+def _write(
+    session: Session,
+    user: User,
+    saved: list[_Saved],
+    targets: dict[int, _Target],
+    as_read: dict[int, _Card],
+    now: datetime,
+    checked: dict[str, Any] | None = None,
+) -> bool:
+    """Write the saves in set-based statements: new scorecards, the version bump of the others (checked
+    against the versions read), the answers in one upsert, cleared answers in one delete, the audit events
+    in one insert. False, having written nothing that counts, when a card changed since it was read."""
+    touched: dict[int, set[int]] = {}
+    for s in saved:
+        touched.setdefault(s.proposal_id, set()).update(s.touched)
+    final = {pid: targets[pid].card for pid in touched}
+    new = [pid for pid in touched if as_read[pid].id is None]
+    old = [pid for pid in touched if as_read[pid].id is not None]
+    ids: dict[int, int] = {pid: as_read[pid].id for pid in old}  # type: ignore[misc]
+    if new:
+        rows = session.execute(
+            dialect_insert(session, Scorecard)
+            .values(
+                [
+                    dict(
+                        proposal_id=pid,
+                        scorer_id=user.id,
+                        status=final[pid].status,
+                        version=final[pid].version,
+                        submitted_at=final[pid].submitted_at,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    for pid in new
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["proposal_id", "scorer_id"])
+            .returning(Scorecard.proposal_id, Scorecard.id)
+        ).all()
+        if len(rows) != len(new):
+            return False
+        ids.update({r.proposal_id: r.id for r in rows})
+    if len(old) == 1:
+        pid = old[0]
+        bumped = session.execute(
+            _BUMP_ONE if checked is None else _BUMP_ONE_CHECKED,
+            {
+                **(checked or {}),
+                "card_id": ids[pid],
+                "read_version": as_read[pid].version,
+                "new_status": final[pid].status,
+                "new_version": final[pid].version,
+                "new_submitted_at": final[pid].submitted_at,
+                "now": now,
+            },
+        ).all()
+        if len(bumped) != 1:
+            return False
+    elif old:
+        by_id = {ids[pid]: pid for pid in old}
+        bumped = session.execute(
+            update(Scorecard)
+            .where(
+                Scorecard.id.in_(sorted(by_id)),
+                Scorecard.status == "draft",
+                Scorecard.version
+                == case({i: as_read[p].version for i, p in by_id.items()}, value=Scorecard.id),
+            )
+            .values(
+                status=case({i: final[p].status for i, p in by_id.items()}, value=Scorecard.id),
+                version=case({i: final[p].version for i, p in by_id.items()}, value=Scorecard.id),
+                submitted_at=case(
+                    {i: final[p].submitted_at for i, p in by_id.items() if final[p].submitted_at is not None},
+                    value=Scorecard.id,
+                    else_=Scorecard.submitted_at,
+                )
+                if any(final[p].submitted_at is not None for p in old)
+                else Scorecard.submitted_at,
+                updated_at=now,
+            )
+            .returning(Scorecard.id)
+        ).all()
+        if len(bumped) != len(old):
+            return False
+    for s in saved:
+        s.card.id = ids[s.proposal_id]
+        s.out.id = ids[s.proposal_id]
+    upserts, cleared = [], []
+    for pid, principles in touched.items():
+        answers, had = final[pid].answers, as_read[pid].answers
+        for p in sorted(principles):
+            if p in answers:
+                a = answers[p]
+                upserts.append(
+                    dict(
+                        scorecard_id=ids[pid],
+                        principle_number=p,
+                        score=a.score,
+                        not_applicable=a.not_applicable,
+                        rationale=a.rationale,
+                        confidence=a.confidence,
+                        updated_at=now,
+                    )
+                )
+            elif p in had:
+                cleared.append((ids[pid], p))
+    if cleared:
+        session.execute(
+            delete(ScorecardAnswer).where(
+                or_(
+                    *(
+                        and_(ScorecardAnswer.scorecard_id == c, ScorecardAnswer.principle_number == p)
+                        for c, p in cleared
+                    )
+                )
+            )
+        )
+    if upserts:  # one statement for all the answers (a multi-row INSERT on PostgreSQL)
+        session.execute(_upsert_answers(session), upserts)
+    events = [
+        dict(
+            occurred_at=utcnow(),
+            actor_id=user.id,
+            action=s.action,
+            entity_type="scorecard",
+            entity_id=str(ids[s.proposal_id]),
+            changes={"proposal_id": s.proposal_id, **s.changes},
+            request_id=session.info.get("request_id"),
+        )
+        for s in saved
+        if s.changes
+    ]
+    if events:
+        session.execute(_AUDIT, events)
+    return True
+
+
+STALE_RETRIES = 5
+
+
+def _recheck_in_statement(
+    session: Session, user: User, saved: list[_Saved], targets: dict[int, _Target], as_read: dict[int, _Card]
+) -> dict[str, Any] | None:
+    """The values the checked version bump compares with, when the saves touch one existing card of a
+    request authenticated by a bearer token; else None."""
+    cards = {s.proposal_id for s in saved}
+    token_id = session.info.get("token_id")
+    if len(cards) != 1 or token_id is None:
+        return None
+    (pid,) = cards
+    if as_read[pid].id is None:
+        return None
+    target = targets[pid]
+    roles = user.roles
+    return {
+        "user_id": user.id,
+        "proposal_status": target.proposal.status,
+        "scale_min": target.cycle.scale_min,
+        "scale_max": target.cycle.scale_max,
+        "token_id": token_id,
+        "role_count": len(roles),
+        "roles": roles,
+    }
+
+
+def _save_all(session: Session, user: User, items: list[tuple[int, ScorecardPut, tuple]]) -> list[_Saved]:
+    """Read, check and apply every save in memory, then take the write lock and write them together.
+
+    SQLite: the reads run before the write lock (``begin_write``); if another writer committed meanwhile
+    they are read again under the lock. PostgreSQL: the version bump checks every card is still as read;
+    if one is not (a concurrent save of the same card), the writes are undone and the saves planned again
+    with the cards locked. Either way no save is built on a card that changed under it.
+    """
+    postgres = session.get_bind().dialect.name == "postgresql"
+    lock = False
+    for _ in range(STALE_RETRIES):
+        now = datetime.now(UTC)
+        saved, errors, targets, as_read = _plan(session, user, items, now, lock)
+        if errors:
+            failed = sorted({e["loc"][2] for e in errors})
+            raise ValidationFailed(
+                f"The batch was not saved: {len(failed)} of {len(items)} item(s) failed "
+                f"(items {', '.join(map(str, failed))}); nothing was changed.",
+                errors=errors,
+            )
+        checked = None
+        if not begin_write(session):
+            # Another writer committed between the reads and the lock. One existing card (the common
+            # save): its version bump checks in the same statement everything the save relied on. Else:
+            # check the token again and read again, under the lock.
+            checked = _recheck_in_statement(session, user, saved, targets, as_read)
+            if checked is None:
+                recheck(session)
+                continue
+        if not postgres:
+            if _write(session, user, saved, targets, as_read, now, checked):
+                return saved
+            if checked is not None:  # nothing was written (one statement, no row): read again, under the lock
+                recheck(session)
+                continue
+            break  # cannot happen under SQLite's write lock with current reads; refuse rather than guess
+        # One card: its insert or version bump is the first write and writes nothing when stale.
+        savepoint = session.begin_nested() if len({s.proposal_id for s in saved}) > 1 else None
+        if _write(session, user, saved, targets, as_read, now):
+            if savepoint is not None:
+                savepoint.commit()
+            return saved
+        if savepoint is not None:
+            savepoint.rollback()
+        lock = True
+    raise ConflictError("Your scorecards changed while they were being saved; read them again and retry.")
+
+
 def save(
     session: Session, user: User, proposal_id: int, data: ScorecardPut, loc: tuple = ("body",)
 ) -> ScorecardOut:
-    """Save answers (a per-principle upsert) and optionally submit, under the scorecard's row lock."""
-    ctx = context(session, proposal_id)
-    require_member(session, user, ctx)
-    if ctx.cycle.status != CycleStatus.scoring:
-        raise ConflictError(
-            f"Scorecards can be saved only while the cycle is in scoring; cycle {ctx.cycle.id} "
-            f"is in '{ctx.cycle.status}'."
-        )
-    errors = _check_answers(ctx.cycle, data.scores, loc)
-    if errors:
-        raise ValidationFailed("The scorecard has invalid answers.", errors=errors)
-    now = datetime.now(UTC)
-    session.execute(
-        dialect_insert(session, Scorecard)
-        .values(
-            proposal_id=proposal_id,
-            scorer_id=user.id,
-            status="draft",
-            version=0,
-            created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["proposal_id", "scorer_id"])
-    )
-    # Take the row lock (PostgreSQL) / we already hold the write lock (SQLite) and check state atomically.
-    stmt = update(Scorecard).where(
-        Scorecard.proposal_id == proposal_id, Scorecard.scorer_id == user.id, Scorecard.status == "draft"
-    )
-    if data.version is not None:
-        stmt = stmt.where(Scorecard.version == data.version)
-    bumped = session.execute(
-        stmt.values(version=Scorecard.version + 1, updated_at=now).returning(Scorecard.id)
-    )
-    if bumped.first() is None:
-        current = _find(session, proposal_id, user.id)
-        if current.status == "submitted":
-            raise ConflictError(
-                f"Your scorecard for {ctx.proposal.reference} is submitted and locked; the panel "
-                "chair can reopen it."
-            )
-        raise ConflictError(
-            f"Your scorecard is at version {current.version}, not {data.version}; re-read it.",
-            current_version=current.version,
-        )
-    sc = _find(session, proposal_id, user.id)
-    before = _answers(session, sc.id)
-    before_snapshot = _answer_snapshot(before)
-    for a in data.scores:
-        if a.score is None and not a.not_applicable and not a.rationale:
-            if a.principle in before:
-                session.delete(before[a.principle])
-            continue
-        values = dict(
-            score=a.score,
-            not_applicable=a.not_applicable,
-            rationale=a.rationale,
-            confidence=a.confidence,
-            updated_at=now,
-        )
-        session.execute(
-            dialect_insert(session, ScorecardAnswer)
-            .values(scorecard_id=sc.id, principle_number=a.principle, **values)
-            .on_conflict_do_update(index_elements=["scorecard_id", "principle_number"], set_=values)
-        )
-    session.flush()
-    after = _answers(session, sc.id)
-    changes = diff(before_snapshot, _answer_snapshot(after))
-    action = "scorecard.saved"
-    if data.submit:
-        errors = submit_errors(ctx.cycle, after, loc)
-        if errors:
-            raise ValidationFailed(
-                f"The scorecard for {ctx.proposal.reference} cannot be submitted.", errors=errors
-            )
-        session.execute(
-            update(Scorecard).where(Scorecard.id == sc.id).values(status="submitted", submitted_at=now)
-        )
-        changes["status"] = {"before": "draft", "after": "submitted"}
-        action = "scorecard.submitted"
-    if changes:
-        record(session, user, action, "scorecard", sc.id, changes={"proposal_id": proposal_id, **changes})
-    return scorecard_out(session, _find(session, proposal_id, user.id), ctx.proposal, user.id)
+    """Save answers (a per-principle upsert) and optionally submit, checked against the card's version."""
+    return _save_all(session, user, [(proposal_id, data, loc)])[0].out
 
 
 def save_batch(session: Session, user: User, items: list) -> list[ScorecardOut]:
-    """Every item or none: each is tried in a savepoint so that all errors are reported at once."""
-    results, errors = [], []
-    for i, item in enumerate(items):
-        loc = ("body", "items", i)
-        savepoint = session.begin_nested()
-        try:
-            results.append(save(session, user, item.proposal_id, item, loc))
-            savepoint.commit()
-        except ValidationFailed as exc:
-            savepoint.rollback()
-            errors.extend(exc.errors or [field_error(list(loc), exc.detail)])
-        except ServiceError as exc:
-            savepoint.rollback()
-            errors.append(
-                {**field_error([*loc, "proposal_id"], exc.detail, exc.type_slug), "status": exc.status}
-            )
-    if errors:
-        failed = sorted({e["loc"][2] for e in errors})
-        raise ValidationFailed(
-            f"The batch was not saved: {len(failed)} of {len(items)} item(s) failed "
-            f"(items {', '.join(map(str, failed))}); nothing was changed.",
-            errors=errors,
-        )
-    return results
+    """Every item or none, all errors reported at once; saved together in set-based statements."""
+    saved = _save_all(
+        session, user, [(item.proposal_id, item, ("body", "items", i)) for i, item in enumerate(items)]
+    )
+    return [s.out for s in saved]
 
 
 def can_see_all(session: Session, user: User, ctx: Context) -> None:
