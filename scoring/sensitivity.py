@@ -70,6 +70,7 @@ _PROBE_STEP = 1e-9  # how far past simultaneous crossings the listing is re-read
 _MISORDER = 1e-13  # g below this at the start means the pair is out of order (rounding is far smaller)
 _HISTOGRAM_BUFFER = 32_000_000  # (place, draw) cells buffered before the per-place counts
 _WALK_CELLS = 8_388_608  # (place, draw) cells of listings buffered for one run of the budget walks
+_PRODUCT_CELLS = 4_194_304  # (draw, proposal) cells of one block of matrix products
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ class _SampleKeys:
     (weights sum to 1), so a draw's keys are one matrix product. Buffers are reused between chunks.
     """
 
-    def __init__(self, prep: _Prepared, chunk: int) -> None:
+    def __init__(self, prep: _Prepared, chunk: int, block: int) -> None:
         n_p = prep.norm.shape[0]
         self.n_p = n_p
         self.bits = max(1, int(max(n_p - 1, 1)).bit_length())
@@ -184,7 +185,7 @@ class _SampleKeys:
         if self.applicable_t is None:
             # sum_p w_p * scale * (100 - 100 n_ip + offset_i) = scale * (100 - W_i + offset_i)
             self.matrix = scale * (100.0 + self.offset[None, :] - self.scores_t)
-        self.real = np.empty((chunk, n_p))
+        self.real = np.empty((max(block, chunk), n_p))
         self.packed = np.empty((chunk, n_p), dtype=np.int64)
         self.gaps = np.empty((chunk, max(n_p - 1, 0)), dtype=np.int64)
         self.starts = np.empty((chunk, n_p), dtype=bool)
@@ -198,15 +199,25 @@ class _SampleKeys:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(den > 0, num / den, 0.0)
 
-    def listing(self, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Sorted packed keys ``(C, P)`` of the draws in ``block`` and their tie-group start flags."""
-        c = block.shape[0]
-        real = self.real[:c]
+    def products(self, block: np.ndarray) -> np.ndarray:
+        """The scaled keys before packing, ``(B, P)`` floats, for a block of draws.
+
+        One matrix product for many draws (a few thousand): a multi-threaded BLAS splits a product of a
+        hundred rows into pieces too small to pay for the threads' hand-over, which on a busy machine
+        costs many times the arithmetic. Each row is the same dot products whatever the block."""
+        b = block.shape[0]
+        real = self.real[:b]
         if self.matrix is not None:
             np.matmul(block, self.matrix, out=real)
         else:
             np.subtract(100.0 + self.offset, self.weighted(block), out=real)
             real *= self.scale
+        return real
+
+    def listing(self, real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted packed keys ``(C, P)`` of draws whose :meth:`products` are ``real``, and their
+        tie-group start flags."""
+        c = real.shape[0]
         packed = self.packed[:c]
         np.copyto(packed, real, casting="unsafe")
         np.left_shift(packed, self.bits, out=packed)
@@ -380,7 +391,9 @@ def sensitivity(
         want_selection = False
 
     chunk = max(1, min(draws.shape[0], chunk_elements // max(n_p, 1)))
-    keys = _SampleKeys(prep, chunk)
+    # the matrix products run on blocks of whole chunks (see _SampleKeys.products)
+    product_block = chunk * max(1, min(-(-draws.shape[0] // chunk), _PRODUCT_CELLS // max(n_p * chunk, 1)))
+    keys = _SampleKeys(prep, chunk, product_block)
     hist = _RankHistogram(n_p, draws.shape[0], chunk)
     selected = np.zeros(n_p, dtype=np.int64)
     inverse_tie_rank = np.argsort(prep.tie_rank)
@@ -415,9 +428,13 @@ def sensitivity(
         took = _plain_walk(walk, problem.net_cost, budgets, columns, labels=inverse_tie_rank)
         slot_funded[:] += np.bincount(columns[took], minlength=n_p)
 
+    real = keys.products(draws[:0])
     for start in range(0, draws.shape[0], chunk):
         block = draws[start : start + chunk]
-        packed, starts = keys.listing(block)
+        at = start % product_block
+        if at == 0:
+            real = keys.products(draws[start : start + product_block])
+        packed, starts = keys.listing(real[at : at + block.shape[0]])
         if slots is not None:
             if filled + block.shape[0] > batch:
                 run_plain(filled)
