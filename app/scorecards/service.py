@@ -11,7 +11,7 @@ import numpy as np
 from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.audit.service import diff, record
+from app.audit.service import record
 from app.db import begin_write, dialect_insert, recheck
 from app.errors import Conflict as ConflictError
 from app.errors import Forbidden, NotFound, ServiceError, ValidationFailed, field_error
@@ -137,18 +137,6 @@ def get_own(session: Session, user: User, proposal_id: int) -> ScorecardOut:
     ctx = context(session, proposal_id)
     require_member(session, user, ctx)
     return scorecard_out(session, _find(session, proposal_id, user.id), ctx.proposal, user.id)
-
-
-def _answer_snapshot(answers: dict[int, ScorecardAnswer]) -> dict[str, Any]:
-    return {
-        f"principle {p}": {
-            "score": a.score,
-            "not_applicable": a.not_applicable,
-            "rationale": a.rationale,
-            "confidence": a.confidence,
-        }
-        for p, a in answers.items()
-    }
 
 
 def _check_answers(cycle: Cycle, answers: list[Answer], loc: tuple) -> list[dict]:
@@ -360,7 +348,7 @@ def _bump_one(checked: bool):
 
 _BUMP_ONE = _bump_one(checked=False)
 _BUMP_ONE_CHECKED = _bump_one(checked=True)
-_AUDIT = insert(AuditEvent)
+_AUDIT = insert(AuditEvent).returning(AuditEvent.id)  # as one multi-row INSERT (see _upsert_answers)
 _UPSERTS: dict[str, Any] = {}
 
 
@@ -375,7 +363,9 @@ def _upsert_answers(session: Session):
                 c: stmt.excluded[c]
                 for c in ("score", "not_applicable", "rationale", "confidence", "updated_at")
             },
-        )
+        ).returning(
+            stmt.table.c.scorecard_id
+        )  # RETURNING: SQLAlchemy sends many rows as one multi-row INSERT
     return _UPSERTS[dialect]
 
 
@@ -463,6 +453,28 @@ class _Saved:
     touched: set[int]
 
 
+def _answer_json(a: _Answer | None) -> dict[str, Any] | None:
+    if a is None:
+        return None
+    return {
+        "score": a.score,
+        "not_applicable": a.not_applicable,
+        "rationale": a.rationale,
+        "confidence": a.confidence,
+    }
+
+
+def _answers_diff(before: dict[int, _Answer], after: dict[int, _Answer]) -> dict[str, Any]:
+    """``app.audit.service.diff`` of the answers as ``{"principle N": {score, not_applicable, rationale,
+    confidence}}``, without its generic conversion: the answers hold only numbers, booleans and text."""
+    out: dict[str, Any] = {}
+    for key, p in sorted((f"principle {p}", p) for p in before.keys() | after.keys()):
+        b, a = before.get(p), after.get(p)
+        if b != a:
+            out[key] = {"before": _answer_json(b), "after": _answer_json(a)}
+    return out
+
+
 def _apply(
     user: User, target: _Target | None, proposal_id: int, data: ScorecardPut, loc: tuple, now: datetime
 ) -> _Saved:
@@ -488,7 +500,7 @@ def _apply(
         else:
             after[a.principle] = _Answer(a.score, a.not_applicable, a.rationale, a.confidence)
     after = dict(sorted(after.items()))
-    changes = diff(_answer_snapshot(before), _answer_snapshot(after))
+    changes = _answers_diff(before, after)
     action = "scorecard.saved"
     status, submitted_at = "draft", card.submitted_at
     if data.submit:
