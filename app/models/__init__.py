@@ -13,6 +13,7 @@ from app.models.proposal import (
     ProposalSelfAssessment,
     ProposalStatus,
 )
+from app.models.ranking_revision import RankingRevision
 from app.models.scorecard import ModeratedScore, Scorecard, ScorecardAnswer
 from app.models.submission import Submission
 from app.models.user import ApiToken, Role, User, UserRole
@@ -41,6 +42,7 @@ __all__ = [
     "CycleYear",
     "NotApplicablePolicy",
     "Principle",
+    "RankingRevision",
     "Proposal",
     "ProposalFinancial",
     "ProposalKind",

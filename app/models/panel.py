@@ -54,7 +54,11 @@ class PanelProposal(Base):
     __table_args__ = (UniqueConstraint("cycle_id", "proposal_id"),)
 
     panel_id: Mapped[int] = mapped_column(ForeignKey("panels.id", ondelete="CASCADE"), primary_key=True)
-    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"), primary_key=True)
+    # Indexed on its own: "which panel is this proposal on" is asked on every scorecard read and save and
+    # by every ranking, and the primary key starts with panel_id.
+    proposal_id: Mapped[int] = mapped_column(
+        ForeignKey("proposals.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
     cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id", ondelete="CASCADE"))
 
 
