@@ -30,10 +30,13 @@ check: $(STAMP)
 	$(BIN)/alembic upgrade head
 	$(BIN)/alembic check
 
+# The service over HTTP at 2,000 proposals beside its floors (and the growth to 4,000, and PostgreSQL when
+# it answers); a quicker run: make bench BENCH_ARGS="--no-growth --no-postgres" (see --help).
 bench: $(STAMP)
 	$(BIN)/python bench/bench_scoring.py
 	$(BIN)/python bench/bench_rank_intervals.py
 	$(BIN)/python bench/bench_pages.py
+	$(BIN)/python bench/bench_service.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
