@@ -1284,6 +1284,8 @@ def main() -> int:
     if "postgresql" in kinds and not postgres_answers():
         print(f"PostgreSQL does not answer at {PG_ADMIN_URL}: SQLite only.", file=sys.stderr)
         kinds.remove("postgresql")
+    # A terminated bench still stops its servers and drops its scratch database (the ``with`` blocks run).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     results = Results()
     try:
         for kind in kinds:
