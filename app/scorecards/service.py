@@ -221,6 +221,21 @@ class _Target:
     card: _Card
 
 
+# Tables, for statements that need no ORM: they compile and run without its bookkeeping.
+_t_scorecard_answer = ScorecardAnswer.__table__
+_t_scorecard = Scorecard.__table__
+_t_panel_proposal = PanelProposal.__table__
+_t_panel_member = PanelMember.__table__
+_t_panel = Panel.__table__
+_t_proposal = Proposal.__table__
+_t_cycle = Cycle.__table__
+_t_conflict = Conflict.__table__
+_t_api_token = ApiToken.__table__
+_t_user_role = UserRole.__table__
+_t_user = User.__table__
+_t_audit_event = AuditEvent.__table__
+
+
 def _targets_query():
     """The proposals, their cycles, the user's panel membership and declared conflict and the user's
     scorecard with its answers (a row per answer), for ``:ids`` and ``:user_id`` (built once, so each save
@@ -228,57 +243,64 @@ def _targets_query():
     user_id = bindparam("user_id")
     member = (
         exists()
-        .where(PanelMember.panel_id == PanelProposal.panel_id, PanelMember.user_id == user_id)
-        .correlate(PanelProposal)
+        .where(
+            _t_panel_member.c.panel_id == _t_panel_proposal.c.panel_id, _t_panel_member.c.user_id == user_id
+        )
+        .correlate(_t_panel_proposal)
     )
     return (
         select(
-            Proposal.id,
-            Proposal.reference,
-            Proposal.status,
-            Proposal.proposer_id,
-            Cycle.id.label("cycle_id"),
-            Cycle.status.label("cycle_status"),
-            Cycle.scale_min,
-            Cycle.scale_max,
-            PanelProposal.panel_id,
-            Panel.name.label("panel_name"),
+            _t_proposal.c.id,
+            _t_proposal.c.reference,
+            _t_proposal.c.status,
+            _t_proposal.c.proposer_id,
+            _t_cycle.c.id.label("cycle_id"),
+            _t_cycle.c.status.label("cycle_status"),
+            _t_cycle.c.scale_min,
+            _t_cycle.c.scale_max,
+            _t_panel_proposal.c.panel_id,
+            _t_panel.c.name.label("panel_name"),
             member.label("member"),
-            Conflict.type.label("conflict_type"),
-            Conflict.reason.label("conflict_reason"),
-            Scorecard.id.label("card_id"),
-            Scorecard.status.label("card_status"),
-            Scorecard.version.label("card_version"),
-            Scorecard.submitted_at.label("card_submitted_at"),
-            ScorecardAnswer.principle_number.label("a_principle"),
-            ScorecardAnswer.score.label("a_score"),
-            ScorecardAnswer.not_applicable.label("a_not_applicable"),
-            ScorecardAnswer.rationale.label("a_rationale"),
-            ScorecardAnswer.confidence.label("a_confidence"),
+            _t_conflict.c.type.label("conflict_type"),
+            _t_conflict.c.reason.label("conflict_reason"),
+            _t_scorecard.c.id.label("card_id"),
+            _t_scorecard.c.status.label("card_status"),
+            _t_scorecard.c.version.label("card_version"),
+            _t_scorecard.c.submitted_at.label("card_submitted_at"),
+            _t_scorecard_answer.c.principle_number.label("a_principle"),
+            _t_scorecard_answer.c.score.label("a_score"),
+            _t_scorecard_answer.c.not_applicable.label("a_not_applicable"),
+            _t_scorecard_answer.c.rationale.label("a_rationale"),
+            _t_scorecard_answer.c.confidence.label("a_confidence"),
         )
-        .join(Cycle, Cycle.id == Proposal.cycle_id)
-        .outerjoin(PanelProposal, PanelProposal.proposal_id == Proposal.id)
-        .outerjoin(Panel, Panel.id == PanelProposal.panel_id)
-        .outerjoin(Conflict, and_(Conflict.proposal_id == Proposal.id, Conflict.user_id == user_id))
-        .outerjoin(Scorecard, and_(Scorecard.proposal_id == Proposal.id, Scorecard.scorer_id == user_id))
-        .outerjoin(ScorecardAnswer, ScorecardAnswer.scorecard_id == Scorecard.id)
-        .where(Proposal.id.in_(bindparam("ids", expanding=True)))
-        .order_by(Proposal.id, ScorecardAnswer.principle_number)
+        .join(_t_cycle, _t_cycle.c.id == _t_proposal.c.cycle_id)
+        .outerjoin(_t_panel_proposal, _t_panel_proposal.c.proposal_id == _t_proposal.c.id)
+        .outerjoin(_t_panel, _t_panel.c.id == _t_panel_proposal.c.panel_id)
+        .outerjoin(
+            _t_conflict, and_(_t_conflict.c.proposal_id == _t_proposal.c.id, _t_conflict.c.user_id == user_id)
+        )
+        .outerjoin(
+            _t_scorecard,
+            and_(_t_scorecard.c.proposal_id == _t_proposal.c.id, _t_scorecard.c.scorer_id == user_id),
+        )
+        .outerjoin(_t_scorecard_answer, _t_scorecard_answer.c.scorecard_id == _t_scorecard.c.id)
+        .where(_t_proposal.c.id.in_(bindparam("ids", expanding=True)))
+        .order_by(_t_proposal.c.id, _t_scorecard_answer.c.principle_number)
     )
 
 
 _TARGETS = _targets_query()
 _LOCK_CARDS = (
-    select(Scorecard.id)
+    select(_t_scorecard.c.id)
     .where(
-        Scorecard.proposal_id.in_(bindparam("ids", expanding=True)),
-        Scorecard.scorer_id == bindparam("user_id"),
+        _t_scorecard.c.proposal_id.in_(bindparam("ids", expanding=True)),
+        _t_scorecard.c.scorer_id == bindparam("user_id"),
     )
-    .order_by(Scorecard.id)
+    .order_by(_t_scorecard.c.id)
     .with_for_update()
 )
 _USER_ID = bindparam("user_id")
-_NOW = bindparam("now", type_=Scorecard.updated_at.type)
+_NOW = bindparam("now", type_=_t_scorecard.c.updated_at.type)
 
 
 def _bump_one(checked: bool):
@@ -287,68 +309,76 @@ def _bump_one(checked: bool):
     proposal still readable and on a panel of the user, no conflict, the cycle still in scoring on the same
     scale, the bearer token still live and the user's roles the same."""
     where = [
-        Scorecard.id == bindparam("card_id"),
-        Scorecard.status == "draft",
-        Scorecard.version == bindparam("read_version"),
+        _t_scorecard.c.id == bindparam("card_id"),
+        _t_scorecard.c.status == "draft",
+        _t_scorecard.c.version == bindparam("read_version"),
     ]
     if checked:
         allowed = (
             select(1)
-            .select_from(Proposal)
-            .join(Cycle, Cycle.id == Proposal.cycle_id)
-            .join(PanelProposal, PanelProposal.proposal_id == Proposal.id)
+            .select_from(_t_proposal)
+            .join(_t_cycle, _t_cycle.c.id == _t_proposal.c.cycle_id)
+            .join(_t_panel_proposal, _t_panel_proposal.c.proposal_id == _t_proposal.c.id)
             .join(
-                PanelMember,
-                and_(PanelMember.panel_id == PanelProposal.panel_id, PanelMember.user_id == _USER_ID),
+                _t_panel_member,
+                and_(
+                    _t_panel_member.c.panel_id == _t_panel_proposal.c.panel_id,
+                    _t_panel_member.c.user_id == _USER_ID,
+                ),
             )
             .where(
-                Proposal.id == Scorecard.proposal_id,
-                Proposal.status == bindparam("proposal_status"),
-                or_(Proposal.proposer_id.is_(None), Proposal.proposer_id != _USER_ID),
-                Cycle.status == CycleStatus.scoring.value,
-                Cycle.scale_min == bindparam("scale_min"),
-                Cycle.scale_max == bindparam("scale_max"),
-                ~exists().where(Conflict.proposal_id == Proposal.id, Conflict.user_id == _USER_ID),
+                _t_proposal.c.id == _t_scorecard.c.proposal_id,
+                _t_proposal.c.status == bindparam("proposal_status"),
+                or_(_t_proposal.c.proposer_id.is_(None), _t_proposal.c.proposer_id != _USER_ID),
+                _t_cycle.c.status == CycleStatus.scoring.value,
+                _t_cycle.c.scale_min == bindparam("scale_min"),
+                _t_cycle.c.scale_max == bindparam("scale_max"),
+                ~exists().where(
+                    _t_conflict.c.proposal_id == _t_proposal.c.id, _t_conflict.c.user_id == _USER_ID
+                ),
             )
-            .correlate(Scorecard)
+            .correlate(_t_scorecard)
         )
         live = (
             select(1)
-            .select_from(ApiToken)
-            .join(User, User.id == ApiToken.user_id)
+            .select_from(_t_api_token)
+            .join(_t_user, _t_user.c.id == _t_api_token.c.user_id)
             .where(
-                ApiToken.id == bindparam("token_id"),
-                ApiToken.user_id == _USER_ID,
-                ApiToken.revoked_at.is_(None),
-                ApiToken.expires_at > _NOW,
-                User.is_active.is_(True),
+                _t_api_token.c.id == bindparam("token_id"),
+                _t_api_token.c.user_id == _USER_ID,
+                _t_api_token.c.revoked_at.is_(None),
+                _t_api_token.c.expires_at > _NOW,
+                _t_user.c.is_active.is_(True),
             )
         )
-        role_count = select(func.count()).where(UserRole.user_id == _USER_ID).scalar_subquery()
+        role_count = select(func.count()).where(_t_user_role.c.user_id == _USER_ID).scalar_subquery()
         where += [
             exists(allowed),
             exists(live),
             role_count == bindparam("role_count"),
             ~exists().where(
-                UserRole.user_id == _USER_ID, UserRole.role.not_in(bindparam("roles", expanding=True))
+                _t_user_role.c.user_id == _USER_ID,
+                _t_user_role.c.role.not_in(bindparam("roles", expanding=True)),
             ),
         ]
     return (
-        update(Scorecard)
+        update(_t_scorecard)
         .where(*where)
         .values(
             status=bindparam("new_status"),
             version=bindparam("new_version"),
-            submitted_at=bindparam("new_submitted_at", type_=Scorecard.submitted_at.type),
+            submitted_at=bindparam("new_submitted_at", type_=_t_scorecard.c.submitted_at.type),
             updated_at=_NOW,
         )
-        .returning(Scorecard.id)
+        .returning(_t_scorecard.c.id)
     )
 
 
 _BUMP_ONE = _bump_one(checked=False)
 _BUMP_ONE_CHECKED = _bump_one(checked=True)
-_AUDIT = insert(AuditEvent).returning(AuditEvent.id)  # as one multi-row INSERT (see _upsert_answers)
+_AUDIT = insert(_t_audit_event).returning(
+    _t_audit_event.c.id
+)  # as one multi-row INSERT (see _upsert_answers)
 _UPSERTS: dict[str, Any] = {}
 
 
@@ -356,7 +386,7 @@ def _upsert_answers(session: Session):
     """``INSERT … ON CONFLICT (scorecard_id, principle_number) DO UPDATE`` for this database, built once."""
     dialect = session.get_bind().dialect.name
     if dialect not in _UPSERTS:
-        stmt = dialect_insert(session, ScorecardAnswer)
+        stmt = dialect_insert(session, _t_scorecard_answer)
         _UPSERTS[dialect] = stmt.on_conflict_do_update(
             index_elements=["scorecard_id", "principle_number"],
             set_={
@@ -568,7 +598,7 @@ def _plan(
 
 def _write(
     session: Session,
-    user: User,
+    user: _t_user,
     saved: list[_Saved],
     targets: dict[int, _Target],
     as_read: dict[int, _Card],
@@ -587,7 +617,7 @@ def _write(
     ids: dict[int, int] = {pid: as_read[pid].id for pid in old}  # type: ignore[misc]
     if new:
         rows = session.execute(
-            dialect_insert(session, Scorecard)
+            dialect_insert(session, _t_scorecard)
             .values(
                 [
                     dict(
@@ -603,7 +633,7 @@ def _write(
                 ]
             )
             .on_conflict_do_nothing(index_elements=["proposal_id", "scorer_id"])
-            .returning(Scorecard.proposal_id, Scorecard.id)
+            .returning(_t_scorecard.c.proposal_id, _t_scorecard.c.id)
         ).all()
         if len(rows) != len(new):
             return False
@@ -627,26 +657,26 @@ def _write(
     elif old:
         by_id = {ids[pid]: pid for pid in old}
         bumped = session.execute(
-            update(Scorecard)
+            update(_t_scorecard)
             .where(
-                Scorecard.id.in_(sorted(by_id)),
-                Scorecard.status == "draft",
-                Scorecard.version
-                == case({i: as_read[p].version for i, p in by_id.items()}, value=Scorecard.id),
+                _t_scorecard.c.id.in_(sorted(by_id)),
+                _t_scorecard.c.status == "draft",
+                _t_scorecard.c.version
+                == case({i: as_read[p].version for i, p in by_id.items()}, value=_t_scorecard.c.id),
             )
             .values(
-                status=case({i: final[p].status for i, p in by_id.items()}, value=Scorecard.id),
-                version=case({i: final[p].version for i, p in by_id.items()}, value=Scorecard.id),
+                status=case({i: final[p].status for i, p in by_id.items()}, value=_t_scorecard.c.id),
+                version=case({i: final[p].version for i, p in by_id.items()}, value=_t_scorecard.c.id),
                 submitted_at=case(
                     {i: final[p].submitted_at for i, p in by_id.items() if final[p].submitted_at is not None},
-                    value=Scorecard.id,
-                    else_=Scorecard.submitted_at,
+                    value=_t_scorecard.c.id,
+                    else_=_t_scorecard.c.submitted_at,
                 )
                 if any(final[p].submitted_at is not None for p in old)
-                else Scorecard.submitted_at,
+                else _t_scorecard.c.submitted_at,
                 updated_at=now,
             )
-            .returning(Scorecard.id)
+            .returning(_t_scorecard.c.id)
         ).all()
         if len(bumped) != len(old):
             return False
@@ -674,10 +704,13 @@ def _write(
                 cleared.append((ids[pid], p))
     if cleared:
         session.execute(
-            delete(ScorecardAnswer).where(
+            delete(_t_scorecard_answer).where(
                 or_(
                     *(
-                        and_(ScorecardAnswer.scorecard_id == c, ScorecardAnswer.principle_number == p)
+                        and_(
+                            _t_scorecard_answer.c.scorecard_id == c,
+                            _t_scorecard_answer.c.principle_number == p,
+                        )
                         for c, p in cleared
                     )
                 )
