@@ -9,7 +9,7 @@ from app.audit.service import record
 from app.deps import CurrentUser, SessionDep, SettingsDep
 from app.errors import ValidationFailed, field_error
 from app.models import ProposalKind, User
-from app.rankings import compute, exports, service
+from app.rankings import cache, compute, exports, service
 from app.rankings.inputs import MAX_RESAMPLES, RESAMPLES, SEED
 from app.rankings.schemas import (
     Aggregation,
@@ -20,6 +20,7 @@ from app.rankings.schemas import (
     SensitivityOut,
 )
 from app.types import INT32_MAX, Id, Offset, SingleLine
+from app.weightings.service import get_weighting
 
 router = APIRouter(tags=["rankings"])
 
@@ -99,7 +100,7 @@ def ranking(
     ] = RESAMPLES,
     seed: Annotated[int, Query(ge=0, le=2**32 - 1, description="Seed of the resampling.")] = SEED,
 ):
-    cycle, weighting, doc = service.load(
+    cycle, weighting, ranked = service.load_ranking(
         session,
         user,
         cycle_id,
@@ -110,9 +111,8 @@ def ranking(
         resamples=resamples,
         seed=seed,
     )
-    result = compute.ranking(doc)
-    items = service.filter_items(
-        result["items"],
+    positions = service.filter_positions(
+        ranked.items,
         capability=capability,
         kind=kind.value if kind else None,
         panel_id=panel_id,
@@ -120,8 +120,8 @@ def ranking(
     )
     fmt = wants(request, format)
     if fmt != "json":
-        return ranking_download(request, user, fmt, doc, items)
-    return RankingOut(
+        return ranking_download(request, user, fmt, ranked.doc, [ranked.items[i] for i in positions])
+    envelope = RankingOut(
         cycle_id=cycle.id,
         weighting=service.weighting_ref(weighting),
         aggregation=aggregation,
@@ -130,15 +130,20 @@ def ranking(
         include_below_quorum=include_below_quorum,
         resamples=resamples,
         seed=seed,
-        ranked=sum(it["rank"] is not None for it in result["items"]),
-        below_quorum=sum(it["below_quorum"] for it in result["items"]),
-        note=result["note"],
-        budget_walk=result["budget_walk"],
-        items=items[offset : offset + limit],
-        total=len(items),
+        ranked=ranked.ranked,
+        below_quorum=ranked.below_quorum,
+        note=ranked.result["note"],
+        budget_walk=ranked.result["budget_walk"],
+        items=[],
+        total=len(positions),
         limit=limit,
         offset=offset,
     )
+    # The page's items are the cached bytes of each item, as the model serialises them, in its envelope.
+    body = RankingOut.__pydantic_serializer__.to_json(envelope)
+    at = body.rindex(b',"items":[],') + len(b',"items":[')
+    items = b",".join(ranked.items_json[i] for i in positions[offset : offset + limit])
+    return Response(body[:at] + items + body[at:], media_type="application/json")
 
 
 @router.get(
@@ -157,9 +162,18 @@ def compare(
     k: Annotated[int, Query(ge=1, le=500, description="Size of the top list.")] = 10,
 ) -> CompareOut:
     see = tuple(settings.scorers_see_rankings_from)
-    _, wa, doc_a = service.load(session, user, cycle_id, a, aggregation, see)
-    _, wb, doc_b = service.load(session, user, cycle_id, b, aggregation, see)
-    result = service.compare(doc_a, doc_b, k)
+    cycle, wa, key_a = service.prepare(session, user, cycle_id, a, aggregation, see)
+    wb = wa if b == wa.id else get_weighting(session, cycle.id, b)
+    key_b = key_a.with_(settings=cache.settings_of(cycle, wb))
+    # both documents share the cycle's rows, read once; the comparison itself is kept with them
+    result = cache.derived(
+        "compare",
+        key_a,
+        (key_b, k),
+        lambda: service.compare(
+            cache.inputs(session, cycle, wa, key_a), cache.inputs(session, cycle, wb, key_b), k
+        ),
+    )
     return CompareOut(
         cycle_id=cycle_id,
         a=service.weighting_ref(wa),
@@ -255,7 +269,8 @@ def selection(
         resamples=0,
     )
     request = service.selection_request(cycle, doc, data)
-    request["frontier_time_limit_s"] = data.frontier_time_limit_s
+    if data.frontier_time_limit_s is not None:
+        request["frontier_time_limit_s"] = data.frontier_time_limit_s
     result = service.run_selection(doc, request, with_frontier=data.frontier)
     return SelectionOut(
         cycle_id=cycle.id,

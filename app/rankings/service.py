@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from app.cycles.service import get_cycle
-from app.errors import Forbidden, ValidationFailed, field_error
+from app.errors import Forbidden, ServiceError, ValidationFailed, field_error
 from app.models import Cycle, CycleStatus, Role, User, Weighting
-from app.rankings import compute
-from app.rankings.inputs import RESAMPLES, SEED, gather
-from app.rankings.schemas import SelectionRequest, WeightingRef
+from app.rankings import cache, compute
+from app.rankings.compute import ranking as compute_ranking
+from app.rankings.inputs import RESAMPLES, SEED
+from app.rankings.schemas import RankingItem, SelectionRequest, WeightingRef
 from app.weightings.service import get_weighting
 
 SCORERS_SEE_FROM = (CycleStatus.moderation.value, CycleStatus.closed.value)
@@ -34,6 +36,35 @@ def weighting_ref(w: Weighting) -> WeightingRef:
     return WeightingRef(id=w.id, name=w.name, method=w.method, weights=w.weights)
 
 
+def prepare(
+    session: Session,
+    user: User,
+    cycle_id: int,
+    weighting_id: int | None,
+    aggregation: str,
+    scorers_see_from: tuple[str, ...],
+    *,
+    include_below_quorum: bool = False,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+) -> tuple[Cycle, Weighting, cache.Key]:
+    """The cycle and weighting asked for, once ``user`` may read them, and the key of their document (the
+    cycle's revision read now, before anything is computed)."""
+    cycle = get_cycle(session, cycle_id)
+    check_can_read(user, cycle, scorers_see_from)
+    weighting = get_weighting(session, cycle.id, weighting_id)
+    key = cache.key_of(
+        session,
+        cycle,
+        weighting,
+        aggregation,
+        include_below_quorum=include_below_quorum,
+        resamples=resamples,
+        seed=seed,
+    )
+    return cycle, weighting, key
+
+
 def load(
     session: Session,
     user: User,
@@ -46,19 +77,85 @@ def load(
     resamples: int = RESAMPLES,
     seed: int = SEED,
 ) -> tuple[Cycle, Weighting, dict[str, Any]]:
-    cycle = get_cycle(session, cycle_id)
-    check_can_read(user, cycle, scorers_see_from)
-    weighting = get_weighting(session, cycle.id, weighting_id)
-    doc = gather(
+    """The cycle, the weighting and the inputs document (shared: never change it)."""
+    cycle, weighting, key = prepare(
         session,
-        cycle,
-        weighting,
+        user,
+        cycle_id,
+        weighting_id,
         aggregation,
+        scorers_see_from,
         include_below_quorum=include_below_quorum,
         resamples=resamples,
         seed=seed,
     )
-    return cycle, weighting, doc
+    return cycle, weighting, cache.inputs(session, cycle, weighting, key)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A computed ranking, shared by every page, export and view of it: never change it.
+
+    ``items_json`` holds each item as the API serialises it (a ``RankingItem``), made once, so that a page
+    of the ranking is the cached bytes of its items inside a small envelope."""
+
+    key: cache.Key
+    doc: dict[str, Any]
+    result: dict[str, Any]
+    items_json: list[bytes]
+    ranked: int
+    below_quorum: int
+
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        return self.result["items"]
+
+
+def ranked_of(session: Session, cycle: Cycle, weighting: Weighting, key: cache.Key) -> Ranked:
+    """The ranking of ``key``'s document, computed at most once per key."""
+
+    def compute() -> Ranked:
+        doc = cache.inputs(session, cycle, weighting, key)
+        result = compute_ranking(doc)
+        items = result["items"]
+        dump = RankingItem.__pydantic_serializer__.to_json
+        return Ranked(
+            key=key,
+            doc=doc,
+            result=result,
+            items_json=[dump(RankingItem.model_validate(it)) for it in items],
+            ranked=sum(it["rank"] is not None for it in items),
+            below_quorum=sum(it["below_quorum"] for it in items),
+        )
+
+    return cache.derived("ranking", key, None, compute)
+
+
+def load_ranking(
+    session: Session,
+    user: User,
+    cycle_id: int,
+    weighting_id: int | None,
+    aggregation: str,
+    scorers_see_from: tuple[str, ...],
+    *,
+    include_below_quorum: bool = False,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+) -> tuple[Cycle, Weighting, Ranked]:
+    """The cycle, the weighting and their ranking, from the cache when nothing it depends on has changed."""
+    cycle, weighting, key = prepare(
+        session,
+        user,
+        cycle_id,
+        weighting_id,
+        aggregation,
+        scorers_see_from,
+        include_below_quorum=include_below_quorum,
+        resamples=resamples,
+        seed=seed,
+    )
+    return cycle, weighting, ranked_of(session, cycle, weighting, key)
 
 
 def filter_items(
@@ -71,9 +168,29 @@ def filter_items(
 ) -> list[dict]:
     """Filters narrow the list; ranks stay those of the whole cycle."""
     return [
-        it
-        for it in items
-        if (capability is None or it["capability"].lower() == capability.lower())
+        items[i]
+        for i in filter_positions(
+            items, capability=capability, kind=kind, panel_id=panel_id, complete=complete
+        )
+    ]
+
+
+def filter_positions(
+    items: list[dict],
+    *,
+    capability: str | None,
+    kind: str | None,
+    panel_id: int | None,
+    complete: bool | None,
+) -> list[int]:
+    """The positions in ``items`` of the items the filters keep (see :func:`filter_items`)."""
+    if capability is None and kind is None and panel_id is None and complete is None:
+        return list(range(len(items)))
+    wanted = None if capability is None else capability.lower()
+    return [
+        i
+        for i, it in enumerate(items)
+        if (wanted is None or it["capability"].lower() == wanted)
         and (kind is None or it["kind"] == kind)
         and (panel_id is None or it["panel_id"] == panel_id)
         and (complete is None or it["complete"] == complete)
@@ -165,3 +282,19 @@ def run_selection(
 
 def compare(doc_a: dict[str, Any], doc_b: dict[str, Any], top_k: int) -> dict[str, Any]:
     return compute.compare(doc_a, doc_b, top_k)
+
+
+def web_selection(
+    session: Session, cycle: Cycle, weighting: Weighting, ranked: Ranked
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The optimal selection the web ranking page shows within the cycle's budgets (or why there is none),
+    solved at most once per ranking key (which holds the budgets), never on every view."""
+
+    def solve() -> tuple[dict[str, Any] | None, str | None]:
+        try:
+            request = selection_request(cycle, ranked.doc, SelectionRequest(time_limit_s=5))
+            return run_selection(ranked.doc, request, with_frontier=False), None
+        except ServiceError as exc:
+            return None, exc.detail
+
+    return cache.derived("web_selection", ranked.key, None, solve)

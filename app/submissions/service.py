@@ -14,8 +14,7 @@ from app.audit.service import record
 from app.cycles.service import get_cycle
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from app.models import Cycle, CycleStatus, Role, Submission, User
-from app.rankings import compute
-from app.rankings.inputs import gather
+from app.rankings import cache, compute
 from app.rankings.schemas import SelectionRequest
 from app.rankings.service import run_selection, selection_request
 from app.submissions.schemas import SubmissionCreate
@@ -137,9 +136,12 @@ def issue(session: Session, user: User, cycle_id: int, data: SubmissionCreate) -
             raise Conflict(
                 f"Submission {predecessor.id} is already superseded by {predecessor.superseded_by_id}."
             )
-    inputs = gather(
+    # The inputs document as every ranking read shares it (computed once per revision of the cycle's
+    # inputs): the same document gather() builds.
+    key = cache.key_of(
         session, cycle, weighting, data.aggregation, include_below_quorum=data.include_below_quorum
     )
+    inputs = cache.inputs(session, cycle, weighting, key)
     check_something_to_submit(inputs)
     selection_req = None
     if data.selection is not None:

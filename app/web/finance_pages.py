@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 from pydantic import ValidationError
 from sqlalchemy import select
 
@@ -12,17 +13,16 @@ from app.cycles.service import current_cycle
 from app.deps import SessionDep, SettingsDep
 from app.errors import NotFound, ServiceError
 from app.models import Cycle, Role, Weighting
-from app.rankings import compute
+from app.rankings import cache as ranking_cache
 from app.rankings import service as rankings
 from app.rankings.endpoints import MEDIA, ranking_download
-from app.rankings.schemas import SelectionRequest
 from app.submissions import service as submissions
 from app.submissions.endpoints import download
 from app.submissions.schemas import SelectionSpec, SubmissionCreate
 from app.web.charts import profile_bars, ranking_bars
 from app.web.forms import Fields, FormError, errors_from, form_int, path_id, query_int, text
 from app.web.proposal_pages import principles
-from app.web.render import render
+from app.web.render import render, templates
 from app.web.session import WebUser, checked_form
 from app.weightings import service as weightings
 from app.weightings.schemas import WeightingCreate
@@ -66,7 +66,9 @@ def ranking_page(
     if aggregation not in dict(AGGREGATIONS):
         aggregation = "mean"
     include = request.query_params.get("include_below_quorum") in ("on", "true", "1")
-    cycle, weighting, doc = rankings.load(
+    # The ranking and the optimal selection come from the cache: computed once per distinct input, the
+    # selection's integer programme never solved on every view.
+    cycle, weighting, computed = rankings.load_ranking(
         session,
         web.user,
         cycle.id,
@@ -75,23 +77,39 @@ def ranking_page(
         tuple(settings.scorers_see_rankings_from),
         include_below_quorum=include,
     )
-    result = compute.ranking(doc)
+    result = computed.result
     items = result["items"]
     ranked = [it for it in items if it["rank"] is not None]
     waiting = [it for it in items if it["rank"] is None]
     walk = result["budget_walk"]
     selected, selection, note = set(), None, None
     if ranked and walk is not None:
-        try:
-            request_ = rankings.selection_request(cycle, doc, SelectionRequest(time_limit_s=5))
-            selection = rankings.run_selection(doc, request_, with_frontier=False)
+        selection, note = rankings.web_selection(session, cycle, weighting, computed)
+        if selection is not None:
             selected = set(selection["selected"])
-        except ServiceError as exc:
-            note = exc.detail
     elif ranked:
         note = "The cycle has no budget for every financial year, so there is no funded set or budget line."
     chosen = next((it for it in items if it["proposal_id"] == proposal_id), None)
     titles = {p.number: p.title for p in principles(session)}
+    query = f"cycle_id={cycle.id}&weighting_id={weighting.id}&aggregation={aggregation}" + (
+        "&include_below_quorum=on" if include else ""
+    )
+    # The chart and the tables (thousands of rows on a large cycle) depend on the ranking alone: drawn once
+    # per ranking, not on every view.
+    tables = ranking_cache.derived(
+        "web_tables",
+        computed.key,
+        query,
+        lambda: Markup(
+            templates.get_template("_ranking_tables.html").render(
+                items=ranked,
+                waiting=waiting,
+                selected=selected,
+                chart=ranking_bars(ranked, selected, walk) if ranked else "",
+                query=query,
+            )
+        ),
+    )
     return render(
         request,
         "ranking.html",
@@ -111,13 +129,12 @@ def ranking_page(
         selected=selected,
         selection=selection,
         note=note,
-        chart=ranking_bars(ranked, selected, walk) if ranked else "",
+        tables=tables,
         chosen=chosen,
         profile=profile_bars(chosen["principle_scores"], cycle.scale_min, cycle.scale_max, titles)
         if chosen
         else "",
-        query=f"cycle_id={cycle.id}&weighting_id={weighting.id}&aggregation={aggregation}"
-        + ("&include_below_quorum=on" if include else ""),
+        query=query,
     )
 
 
@@ -136,7 +153,7 @@ def ranking_file(
         raise FormError("cycle_id", "The address names no cycle: add ?cycle_id= with the cycle's number.")
     if fmt not in ("csv", "xlsx") or aggregation not in dict(AGGREGATIONS):
         return render(request, "error.html", web, status=404, title="Not found", detail="No such download.")
-    _, _, doc = rankings.load(
+    _, _, computed = rankings.load_ranking(
         session,
         web.user,
         cycle_id,
@@ -145,7 +162,7 @@ def ranking_file(
         tuple(settings.scorers_see_rankings_from),
         include_below_quorum=request.query_params.get("include_below_quorum") in ("on", "true", "1"),
     )
-    return ranking_download(request, web.user, fmt, doc, compute.ranking_items(doc))
+    return ranking_download(request, web.user, fmt, computed.doc, computed.items)
 
 
 def _weightings_page(request, web, session, cycle, errors=None, values=None, status=200, message=None):
