@@ -266,6 +266,33 @@ def test_every_kind_of_write_shows_in_the_next_ranking(client, factory, admin, s
             json={"financials": [{"year": year, "cost": "123456.78", "saving": "0.00"}]},
         ),
     )
+    drafted = {}
+
+    def draft():
+        r = client.post(
+            f"{API}/proposals",
+            headers=h,
+            json={
+                "cycle_id": cid,
+                "title": "Late entry",
+                "capability": "Estates",
+                "kind": "efficiency",
+                "lead": "L",
+                "status": "draft",
+            },
+        )
+        drafted["id"] = r.json().get("id")
+        return r
+
+    step("draft proposal (not ranked: the same ranking)", draft, changes=False)
+    step(
+        "proposal submitted",
+        lambda: client.patch(
+            f"{API}/proposals/{drafted['id']}",
+            headers=etag(f"/proposals/{drafted['id']}"),
+            json={"status": "submitted"},
+        ),
+    )
     panel = f"/cycles/{cid}/panels/{scored['panel_id']}"
     step(
         "panel membership",
