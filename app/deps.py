@@ -8,8 +8,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, joinedload
 
 from app.auth.security import token_digest
 from app.config import Settings
@@ -67,16 +67,20 @@ WriteSessionDep = Annotated[Session, Depends(get_write_session, scope="function"
 
 LAST_USED_RESOLUTION = timedelta(minutes=5)
 
+# The token, its user and the user's roles in one query, built once (every request runs it).
+_TOKEN_AND_USER = (
+    select(ApiToken, User)
+    .join(User, User.id == ApiToken.user_id)
+    .where(ApiToken.digest == bindparam("digest"))
+    .options(joinedload(User.role_rows))
+    .execution_options(populate_existing=True)
+)
+
 
 def authenticate_bearer(session: Session, settings: Settings, token: str) -> tuple[ApiToken, User]:
     """The token row and its user, for a bearer token that is known, live and of an active user."""
     now = datetime.now(UTC)
-    row = session.execute(
-        select(ApiToken, User)
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.digest == token_digest(settings, token))
-        .execution_options(populate_existing=True)
-    ).first()
+    row = session.execute(_TOKEN_AND_USER, {"digest": token_digest(settings, token)}).unique().first()
     if row is None:
         raise NotAuthenticated("The bearer token is not recognised.")
     api_token, user = row
