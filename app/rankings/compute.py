@@ -26,8 +26,11 @@ from scoring.ranking import weighted_scores
 from scoring.sensitivity import sensitivity as sensitivity_of
 
 K = 12
-# Seconds shared by all points of the efficient frontier, each solve started from its neighbour's answer.
-FRONTIER_TIME_LIMIT_S = 4.0
+# Seconds shared by all points of the efficient frontier (each solve started from its neighbour's answer)
+# unless the request says: 2.5 times what the optimum took, within these bounds. The frontier then costs about
+# what the optimum costs, whatever the size of the cycle.
+FRONTIER_TIME_FACTOR = 2.5
+FRONTIER_TIME_BOUNDS_S = (1.0, 10.0)
 
 
 def pence_str(pence: int) -> str:
@@ -356,8 +359,9 @@ def selection(doc: dict[str, Any], request: dict[str, Any], *, with_frontier: bo
 
     ``request`` holds budgets (pence per year), must_fund, exclude, dependencies, exclusive_groups (proposal
     ids, all ranked ones), time_limit_s (the optimum's) and optionally frontier_time_limit_s (shared by
-    every point of the frontier; default :data:`FRONTIER_TIME_LIMIT_S`). Proposals below quorum take no
-    part unless the document includes them.
+    every point of the frontier; by default :data:`FRONTIER_TIME_FACTOR` times what the optimum took,
+    within :data:`FRONTIER_TIME_BOUNDS_S`). Proposals below quorum take no part unless the document
+    includes them.
     """
     a = Arrays(doc)
     years = doc["cycle"]["financial_years"]
@@ -386,11 +390,7 @@ def selection(doc: dict[str, Any], request: dict[str, Any], *, with_frontier: bo
         }
     walk = budget_walk(problem, ranked.order)
     frontier = (
-        frontier_of(
-            problem,
-            time_limit=request.get("frontier_time_limit_s", FRONTIER_TIME_LIMIT_S),
-            optimum=best,
-        )
+        frontier_of(problem, time_limit=frontier_time_limit(request, best.seconds), optimum=best)
         if with_frontier
         else ()
     )
@@ -433,6 +433,15 @@ def selection(doc: dict[str, Any], request: dict[str, Any], *, with_frontier: bo
         out["include_below_quorum"] = a.include_below_quorum
         out["note"] = None if ids else ranking_note(a)
     return out
+
+
+def frontier_time_limit(request: dict[str, Any], optimum_seconds: float) -> float:
+    """The frontier's shared time budget: the request's, or 2.5 times what the optimum took (1 to 10 s)."""
+    given = request.get("frontier_time_limit_s")
+    if given is not None:
+        return float(given)
+    low, high = FRONTIER_TIME_BOUNDS_S
+    return min(high, max(low, FRONTIER_TIME_FACTOR * optimum_seconds))
 
 
 def sensitivity(

@@ -153,8 +153,12 @@ class SelectionRequest(BaseModel):
         description="Also the efficient frontier: the best total score with every year's budget at 0%, "
         "10%, ..., 150%. Off by default (it solves fifteen more integer programmes).",
     )
-    frontier_time_limit_s: float = Field(
-        4.0, gt=0, le=60, description="Seconds shared by all points of the frontier (when asked for)."
+    frontier_time_limit_s: float | None = Field(
+        None,
+        gt=0,
+        le=60,
+        description="Seconds shared by all points of the frontier (when asked for); default: 2.5 times "
+        "what the optimum took, between 1 and 10 s.",
     )
 
 

@@ -392,3 +392,11 @@ def test_submission_frozen_hashed_verifiable(client, admin, scored, db):
     assert (
         client.get(f"{API}/cycles/{cid}/submissions", headers=scored["scorers"][0].headers).status_code == 403
     )
+
+
+def test_frontier_time_budget_follows_the_optimum_unless_given():
+    from app.rankings.compute import frontier_time_limit
+
+    assert frontier_time_limit({}, 0.8) == pytest.approx(2.0)  # 2.5 times the optimum's time
+    assert frontier_time_limit({}, 0.01) == 1.0 and frontier_time_limit({}, 60.0) == 10.0  # within 1-10 s
+    assert frontier_time_limit({"frontier_time_limit_s": 7.5}, 0.01) == 7.5
