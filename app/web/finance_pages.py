@@ -94,23 +94,25 @@ def ranking_page(
     query = f"cycle_id={cycle.id}&weighting_id={weighting.id}&aggregation={aggregation}" + (
         "&include_below_quorum=on" if include else ""
     )
-    # The chart and the tables (thousands of rows on a large cycle) depend on the ranking alone: drawn once
-    # per ranking, not on every view.
+    # The chart and the tables (thousands of rows on a large cycle) depend on the ranking alone: drawn and
+    # encoded once per ranking, then put in place of their mark in each view's page.
     tables = ranking_cache.derived(
         "web_tables",
         computed.key,
         query,
-        lambda: Markup(
-            templates.get_template("_ranking_tables.html").render(
+        lambda: (
+            templates.get_template("_ranking_tables.html")
+            .render(
                 items=ranked,
                 waiting=waiting,
                 selected=selected,
                 chart=ranking_bars(ranked, selected, walk) if ranked else "",
                 query=query,
             )
+            .encode("utf-8")
         ),
     )
-    return render(
+    page = render(
         request,
         "ranking.html",
         web,
@@ -129,13 +131,20 @@ def ranking_page(
         selected=selected,
         selection=selection,
         note=note,
-        tables=tables,
+        tables=Markup(TABLES_MARK),
         chosen=chosen,
         profile=profile_bars(chosen["principle_scores"], cycle.scale_min, cycle.scale_max, titles)
         if chosen
         else "",
         query=query,
     )
+    # Only the template writes this mark: any text from the data is escaped, so it cannot contain it.
+    page.body = page.body.replace(TABLES_MARK.encode(), tables, 1)
+    page.headers["content-length"] = str(len(page.body))
+    return page
+
+
+TABLES_MARK = "<!--ranking tables-->"
 
 
 @router.get("/ranking.{fmt}")
