@@ -23,14 +23,17 @@ from scoring import efficient_frontier as frontier_of
 from scoring.intervals import rank_intervals
 from scoring.quorum import quorum
 from scoring.ranking import weighted_scores
+from scoring.selection import DEFAULT_PERCENTS
 from scoring.sensitivity import sensitivity as sensitivity_of
 
 K = 12
-# Seconds shared by all points of the efficient frontier (each solve started from its neighbour's answer)
-# unless the request says: 2.5 times what the optimum took, within these bounds. The frontier then costs about
-# what the optimum costs, whatever the size of the cycle.
+# Seconds shared by all points of the efficient frontier (each solve started from its neighbour's answer).
+# Asked for through the API ("auto"): 2.5 times what the optimum took, within these bounds, so the frontier
+# costs about what the optimum costs whatever the size of the cycle. A request that does not say (a
+# submission's frozen request) keeps 2 s a point, so a frozen frontier reproduces however busy the machine.
 FRONTIER_TIME_FACTOR = 2.5
 FRONTIER_TIME_BOUNDS_S = (1.0, 10.0)
+FRONTIER_FROZEN_S_PER_POINT = 2.0
 
 
 def pence_str(pence: int) -> str:
@@ -359,9 +362,8 @@ def selection(doc: dict[str, Any], request: dict[str, Any], *, with_frontier: bo
 
     ``request`` holds budgets (pence per year), must_fund, exclude, dependencies, exclusive_groups (proposal
     ids, all ranked ones), time_limit_s (the optimum's) and optionally frontier_time_limit_s (shared by
-    every point of the frontier; by default :data:`FRONTIER_TIME_FACTOR` times what the optimum took,
-    within :data:`FRONTIER_TIME_BOUNDS_S`). Proposals below quorum take no part unless the document
-    includes them.
+    every point of the frontier, or ``"auto"``: see :func:`frontier_time_limit`). Proposals below quorum
+    take no part unless the document includes them.
     """
     a = Arrays(doc)
     years = doc["cycle"]["financial_years"]
@@ -436,12 +438,19 @@ def selection(doc: dict[str, Any], request: dict[str, Any], *, with_frontier: bo
 
 
 def frontier_time_limit(request: dict[str, Any], optimum_seconds: float) -> float:
-    """The frontier's shared time budget: the request's, or 2.5 times what the optimum took (1 to 10 s)."""
+    """The frontier's shared time budget in seconds: the request's ``frontier_time_limit_s``; for
+    ``"auto"`` 2.5 times what the optimum took, between 1 and 10 s; when the request does not say (a
+    submission's), 2 s a point (at most the request's time_limit_s), as frozen frontiers always had."""
     given = request.get("frontier_time_limit_s")
+    if given == "auto":
+        low, high = FRONTIER_TIME_BOUNDS_S
+        return min(high, max(low, FRONTIER_TIME_FACTOR * optimum_seconds))
     if given is not None:
         return float(given)
-    low, high = FRONTIER_TIME_BOUNDS_S
-    return min(high, max(low, FRONTIER_TIME_FACTOR * optimum_seconds))
+    per_point = min(
+        FRONTIER_FROZEN_S_PER_POINT, float(request.get("time_limit_s", FRONTIER_FROZEN_S_PER_POINT))
+    )
+    return per_point * len(DEFAULT_PERCENTS)
 
 
 def sensitivity(

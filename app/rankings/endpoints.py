@@ -269,8 +269,9 @@ def selection(
         resamples=0,
     )
     request = service.selection_request(cycle, doc, data)
-    if data.frontier_time_limit_s is not None:
-        request["frontier_time_limit_s"] = data.frontier_time_limit_s
+    request["frontier_time_limit_s"] = (
+        "auto" if data.frontier_time_limit_s is None else data.frontier_time_limit_s
+    )
     result = service.run_selection(doc, request, with_frontier=data.frontier)
     return SelectionOut(
         cycle_id=cycle.id,

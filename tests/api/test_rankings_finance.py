@@ -397,6 +397,10 @@ def test_submission_frozen_hashed_verifiable(client, admin, scored, db):
 def test_frontier_time_budget_follows_the_optimum_unless_given():
     from app.rankings.compute import frontier_time_limit
 
-    assert frontier_time_limit({}, 0.8) == pytest.approx(2.0)  # 2.5 times the optimum's time
-    assert frontier_time_limit({}, 0.01) == 1.0 and frontier_time_limit({}, 60.0) == 10.0  # within 1-10 s
+    auto = {"frontier_time_limit_s": "auto"}
+    assert frontier_time_limit(auto, 0.8) == pytest.approx(2.0)  # 2.5 times the optimum's time
+    assert frontier_time_limit(auto, 0.01) == 1.0 and frontier_time_limit(auto, 60.0) == 10.0  # 1-10 s
     assert frontier_time_limit({"frontier_time_limit_s": 7.5}, 0.01) == 7.5
+    # a submission's frozen request does not say: 2 s a point, as frozen frontiers always had
+    assert frontier_time_limit({"time_limit_s": 10.0}, 0.01) == 32.0
+    assert frontier_time_limit({"time_limit_s": 1.0}, 0.01) == 16.0
