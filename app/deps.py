@@ -22,7 +22,9 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=F
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_settings_dep(request: Request) -> Settings:
+# The dependencies that neither block nor touch the database are coroutines: FastAPI runs them in the event
+# loop instead of handing each to a worker thread and back.
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -121,7 +123,7 @@ def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def get_current_token(request: Request, user: CurrentUser) -> ApiToken:
+async def get_current_token(request: Request, user: CurrentUser) -> ApiToken:
     return request.state.api_token
 
 
@@ -131,7 +133,7 @@ CurrentToken = Annotated[ApiToken, Depends(get_current_token)]
 def require_roles(*roles: Role):
     names = tuple(r.value for r in roles)
 
-    def _check(user: CurrentUser) -> User:
+    async def _check(user: CurrentUser) -> User:
         if not user.has_role(*names):
             raise Forbidden(f"This needs one of the roles: {', '.join(names)}.")
         return user
