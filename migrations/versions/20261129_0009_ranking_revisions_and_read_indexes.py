@@ -42,6 +42,19 @@ CYCLE_OF = {
     ),
 }
 EVENTS = ("INSERT", "UPDATE", "DELETE")
+# What a ranking reads of each table: an UPDATE that changes none of these (a scorecard's version, a
+# proposal's summary, an answer saved again as it was) leaves every ranking as it was and moves nothing.
+READ = {
+    "proposals": ("id", "cycle_id", "status", "reference", "title", "capability", "kind", "proposer_id"),
+    "panels": ("id", "cycle_id"),
+    "panel_proposals": ("panel_id", "proposal_id", "cycle_id"),
+    "panel_members": ("panel_id", "user_id"),
+    "conflicts": ("proposal_id", "user_id"),
+    "proposal_financials": ("proposal_id", "year", "cost", "saving"),
+    "moderated_scores": ("proposal_id", "principle_number", "score", "not_applicable"),
+    "scorecards": ("id", "proposal_id", "scorer_id", "status"),
+    "scorecard_answers": ("scorecard_id", "principle_number", "score", "not_applicable"),
+}
 
 
 def _sqlite_cycle(table: str, row: str) -> str:
@@ -68,9 +81,14 @@ def _sqlite_upgrade() -> None:
                 cycles = _sqlite_cycle(table, "OLD")
             else:
                 cycles = f"{_sqlite_cycle(table, 'OLD')} UNION {_sqlite_cycle(table, 'NEW')}"
+            on = f"{event} ON {table}"
+            if event == "UPDATE":
+                changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in READ[table])
+                on = f"UPDATE OF {', '.join(READ[table])} ON {table} FOR EACH ROW WHEN {changed}"
+            else:
+                on += " FOR EACH ROW"
             op.execute(
-                f"CREATE TRIGGER ranking_changed_{table}_{event.lower()} AFTER {event} ON {table} "
-                "FOR EACH ROW BEGIN "
+                f"CREATE TRIGGER ranking_changed_{table}_{event.lower()} AFTER {on} BEGIN "
                 "INSERT INTO ranking_revisions (cycle_id, slot, revision) "
                 f"SELECT c, 0, random() FROM ({cycles}) AS changed WHERE c IS NOT NULL "
                 "ON CONFLICT (cycle_id, slot) DO UPDATE SET revision = excluded.revision; END"
@@ -117,6 +135,13 @@ def _pg_upgrade() -> None:
     op.execute(PG_BUMP)
     for table in CYCLE_OF:
         new, old = _pg_cycles(table, "new_rows"), _pg_cycles(table, "old_rows")
+        cols = ", ".join(READ[table])
+        changed_new = _pg_cycles(table, "new_rows").replace(
+            "FROM new_rows", f"FROM (SELECT {cols} FROM new_rows EXCEPT SELECT {cols} FROM old_rows) new_rows"
+        )
+        changed_old = _pg_cycles(table, "old_rows").replace(
+            "FROM old_rows", f"FROM (SELECT {cols} FROM old_rows EXCEPT SELECT {cols} FROM new_rows) old_rows"
+        )
         op.execute(
             f"""
 CREATE FUNCTION ranking_changed_{table}() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -124,8 +149,9 @@ BEGIN
     IF TG_OP = 'INSERT' THEN
         PERFORM ranking_revision_bump(ARRAY(SELECT DISTINCT c FROM ({new}) AS t (c) WHERE c IS NOT NULL ORDER BY c));
     ELSIF TG_OP = 'UPDATE' THEN
+        -- only the rows whose read columns changed, before and after
         PERFORM ranking_revision_bump(ARRAY(
-            SELECT c FROM ({new} UNION {old}) AS t (c) WHERE c IS NOT NULL ORDER BY c));
+            SELECT c FROM ({changed_new} UNION {changed_old}) AS t (c) WHERE c IS NOT NULL ORDER BY c));
     ELSE
         PERFORM ranking_revision_bump(ARRAY(SELECT DISTINCT c FROM ({old}) AS t (c) WHERE c IS NOT NULL ORDER BY c));
     END IF;
