@@ -158,23 +158,6 @@ def load_ranking(
     return cycle, weighting, ranked_of(session, cycle, weighting, key)
 
 
-def filter_items(
-    items: list[dict],
-    *,
-    capability: str | None,
-    kind: str | None,
-    panel_id: int | None,
-    complete: bool | None,
-) -> list[dict]:
-    """Filters narrow the list; ranks stay those of the whole cycle."""
-    return [
-        items[i]
-        for i in filter_positions(
-            items, capability=capability, kind=kind, panel_id=panel_id, complete=complete
-        )
-    ]
-
-
 def filter_positions(
     items: list[dict],
     *,
@@ -183,7 +166,8 @@ def filter_positions(
     panel_id: int | None,
     complete: bool | None,
 ) -> list[int]:
-    """The positions in ``items`` of the items the filters keep (see :func:`filter_items`)."""
+    """The positions in ``items`` of the items the filters keep. Filters narrow the list; ranks stay those
+    of the whole cycle."""
     if capability is None and kind is None and panel_id is None and complete is None:
         return list(range(len(items)))
     wanted = None if capability is None else capability.lower()
