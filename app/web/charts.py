@@ -6,8 +6,18 @@ from html import escape
 from typing import Any
 
 
-def ranking_bars(items: list[dict[str, Any]], selected: set[int], walk: dict[str, Any] | None) -> str:
+def ranking_bars(
+    items: list[dict[str, Any]],
+    selected: set[int],
+    walk: dict[str, Any] | None,
+    *,
+    start: int = 0,
+    total: int | None = None,
+) -> str:
     """Horizontal bars of weighted score (0-100) for the ranked proposals, in rank order.
+
+    ``items`` may be one page of the ranked list: ``start`` is the position of its first item in the whole
+    list and ``total`` the length of the whole list (the rank axis spans every rank).
 
     Dark bars are in the best funded set. ``walk`` is the budget walk down the list (the ranking's
     ``budget_walk``, from ``scoring.budget_walk``): the dashed budget line is drawn below the last
@@ -17,6 +27,7 @@ def ranking_bars(items: list[dict[str, Any]], selected: set[int], walk: dict[str
     """
     row, label_w, bar_w, gap, rank_w = 22, 150, 420, 60, 180
     n = len(items)
+    ranks = n if total is None else total
     whiskers = any(it.get("rank_interval") for it in items)
     rank_x0 = label_w + bar_w + gap
     width = rank_x0 + (rank_w + 20 if whiskers else 0)
@@ -40,10 +51,10 @@ def ranking_bars(items: list[dict[str, Any]], selected: set[int], walk: dict[str
         )
 
     def rank_x(r: float) -> float:
-        return rank_x0 + rank_w * (r - 1) / max(n - 1, 1)
+        return rank_x0 + rank_w * (r - 1) / max(ranks - 1, 1)
 
     if whiskers:
-        for r in sorted({1, max(1, (n + 1) // 2), n}):
+        for r in sorted({1, max(1, (ranks + 1) // 2), ranks}):
             gx = rank_x(r)
             parts.append(
                 f'<line x1="{gx:.1f}" y1="10" x2="{gx:.1f}" y2="{axis_y - 5}" class="grid"/>'
@@ -54,7 +65,7 @@ def ranking_bars(items: list[dict[str, Any]], selected: set[int], walk: dict[str
         y = 12 + i * row
         score = it["weighted_score"]
         w = bar_w * max(0.0, min(100.0, score)) / 100
-        passed_over = it["proposal_id"] in skipped and line_after is not None and i < line_after
+        passed_over = it["proposal_id"] in skipped and line_after is not None and start + i < line_after
         cls = "bar funded" if it["proposal_id"] in selected else "bar"
         if passed_over:
             cls += " skipped"
@@ -78,7 +89,7 @@ def ranking_bars(items: list[dict[str, Any]], selected: set[int], walk: dict[str
                 f'<line x1="{hi:.1f}" y1="{cy - 4:.1f}" x2="{hi:.1f}" y2="{cy + 4:.1f}" class="interval"/>'
                 f'<circle cx="{rank_x(it["rank"]):.1f}" cy="{cy:.1f}" r="3" class="rank-dot"/></g>'
             )
-        if line_after is not None and i == line_after:
+        if line_after is not None and start + i == line_after:
             ly = y + row - 1
             parts.append(
                 f'<line x1="0" y1="{ly}" x2="{width}" y2="{ly}" class="budget-line"/>'

@@ -20,7 +20,7 @@ from app.submissions import service as submissions
 from app.submissions.endpoints import download
 from app.submissions.schemas import SelectionSpec, SubmissionCreate
 from app.web.charts import profile_bars, ranking_bars
-from app.web.forms import Fields, FormError, errors_from, form_int, path_id, query_int, text
+from app.web.forms import Fields, FormError, errors_from, form_int, path_id, query_int, query_page, text
 from app.web.proposal_pages import principles
 from app.web.render import render, templates
 from app.web.session import WebUser, checked_form
@@ -60,6 +60,7 @@ def ranking_page(
     cycle_id: Annotated[int | None, query_int("cycle_id")],
     weighting_id: Annotated[int | None, query_int("weighting_id")],
     proposal_id: Annotated[int | None, query_int("proposal_id")],
+    page: Annotated[int, query_page()],
     aggregation: str = "mean",
 ):
     cycle = _cycle(session, cycle_id)
@@ -96,18 +97,28 @@ def ranking_page(
     )
     # The chart and the tables (thousands of rows on a large cycle) depend on the ranking alone: drawn and
     # encoded once per ranking, then put in place of their mark in each view's page.
+    # A page of RANKING_PAGE_SIZE ranks at a time (the API's largest page), as the chart and the table; the
+    # proposals not ranked yet are listed on the last page.
+    pages = max(1, -(-len(ranked) // RANKING_PAGE_SIZE))
+    page = min(page, pages)
+    start = (page - 1) * RANKING_PAGE_SIZE
+    shown = ranked[start : start + RANKING_PAGE_SIZE]
     tables = ranking_cache.derived(
         "web_tables",
         computed.key,
-        query,
+        (query, page),
         lambda: (
             templates.get_template("_ranking_tables.html")
             .render(
-                items=ranked,
-                waiting=waiting,
+                items=shown,
+                waiting=waiting if page == pages else [],
                 selected=selected,
-                chart=ranking_bars(ranked, selected, walk) if ranked else "",
+                chart=ranking_bars(shown, selected, walk, start=start, total=len(ranked)) if shown else "",
                 query=query,
+                page=page,
+                pages=pages,
+                start=start,
+                ranked_count=len(ranked),
             )
             .encode("utf-8")
         ),
@@ -145,6 +156,7 @@ def ranking_page(
 
 
 TABLES_MARK = "<!--ranking tables-->"
+RANKING_PAGE_SIZE = 500
 
 
 @router.get("/ranking.{fmt}")
