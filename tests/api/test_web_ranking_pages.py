@@ -34,7 +34,7 @@ def test_the_ranking_page_shows_a_page_of_ranks_at_a_time(client, factory, admin
         assert len(shown) == (2 if page < 3 else 1)
         assert bars(r.text) == len(shown)
         assert f"(page {page} of 3)" in r.text
-        assert ('>Next</a>' in r.text) == (page < 3) and ('>Previous</a>' in r.text) == (page > 1)
+        assert (">Next</a>" in r.text) == (page < 3) and (">Previous</a>" in r.text) == (page > 1)
         seen += shown
     assert seen == expected
     # past the last page: the last page; a page that is not a number: a plain 400 page
