@@ -100,6 +100,23 @@ def _answered(a: ScorecardAnswer) -> bool:
     return a.not_applicable or a.score is not None
 
 
+def _answers_out(answers: dict[int, Any]) -> dict[str, list]:
+    """A card's answers (by principle) as the API shows them, and the principles still unanswered."""
+    return {
+        "scores": [
+            AnswerOut(
+                principle=p,
+                score=a.score,
+                not_applicable=a.not_applicable,
+                rationale=a.rationale,
+                confidence=a.confidence,
+            )
+            for p, a in answers.items()
+        ],
+        "missing": [p for p in PRINCIPLES if p not in answers or not _answered(answers[p])],
+    }
+
+
 def scorecard_out(session: Session, sc: Scorecard | None, proposal: Proposal, scorer_id: int) -> ScorecardOut:
     answers = _answers(session, sc.id) if sc is not None else {}
     return ScorecardOut(
@@ -110,17 +127,7 @@ def scorecard_out(session: Session, sc: Scorecard | None, proposal: Proposal, sc
         version=sc.version if sc else 0,
         submitted_at=sc.submitted_at if sc else None,
         updated_at=sc.updated_at if sc else None,
-        scores=[
-            AnswerOut(
-                principle=p,
-                score=a.score,
-                not_applicable=a.not_applicable,
-                rationale=a.rationale,
-                confidence=a.confidence,
-            )
-            for p, a in answers.items()
-        ],
-        missing=[p for p in PRINCIPLES if p not in answers or not _answered(answers[p])],
+        **_answers_out(answers),
         counts_in_aggregation=conflict_of(session, scorer_id, proposal) is None,
     )
 
@@ -578,17 +585,7 @@ def _apply(
         version=card.version,
         submitted_at=submitted_at,
         updated_at=now,
-        scores=[
-            AnswerOut(
-                principle=p,
-                score=a.score,
-                not_applicable=a.not_applicable,
-                rationale=a.rationale,
-                confidence=a.confidence,
-            )
-            for p, a in after.items()
-        ],
-        missing=[p for p in PRINCIPLES if p not in after or not _answered(after[p])],
+        **_answers_out(after),
         counts_in_aggregation=True,  # the save was refused otherwise: a conflicted scorer does not score
     )
     return _Saved(proposal_id, card, out, action, changes, {a.principle for a in data.scores})
