@@ -29,10 +29,9 @@ from app.models import (
     Proposal,
     ProposalFinancial,
     ProposalStatus,
-    Scorecard,
-    ScorecardAnswer,
     Weighting,
 )
+from app.scorecards.service import counted_scorecards
 
 INPUTS_VERSION = 2
 RESAMPLES = 1000  # rank intervals: bootstrap resamples by default
@@ -114,7 +113,7 @@ def gather_rows(session: Session, cycle_id: int) -> dict[str, list]:
             .where(Panel.cycle_id == cycle_id),
         ):
             members.setdefault(panel_id, []).append(user_id)
-        # A scorer with a declared conflict on a proposal, or its proposer, does not count on it.
+        # A scorer with a declared conflict on a proposal, or its proposer, is not eligible for it.
         conflicted = set(
             _rows(
                 session,
@@ -123,7 +122,6 @@ def gather_rows(session: Session, cycle_id: int) -> dict[str, list]:
                 .where(Proposal.cycle_id == cycle_id),
             )
         )
-        proposer = {r[0]: r[5] for r in rows}
         years: dict[int, dict[str, tuple[int, int]]] = {r[0]: {} for r in rows}
         for pid, year, cost, saving in _rows(
             session,
@@ -137,27 +135,11 @@ def gather_rows(session: Session, cycle_id: int) -> dict[str, list]:
             .where(submitted),
         ):
             years[pid][year] = (int(cost), int(saving))
-        # The answers table is read in storage order and ordered here: cheaper than a sort in SQL.
-        found = _rows(
-            session,
-            select(
-                Scorecard.proposal_id,
-                Scorecard.scorer_id,
-                ScorecardAnswer.principle_number,
-                ScorecardAnswer.score,
-                ScorecardAnswer.not_applicable,
-            )
-            .select_from(Proposal)
-            .join(Scorecard, Scorecard.proposal_id == Proposal.id)
-            .join(ScorecardAnswer, ScorecardAnswer.scorecard_id == Scorecard.id)
-            .where(submitted, Scorecard.status == "submitted"),
-        )
+        # The answers that count (one rule, counted_scorecards), read in storage order and ordered here:
+        # cheaper than a sort in SQL.
+        found = _rows(session, counted_scorecards().where(submitted))
         found.sort()  # (proposal, scorer, principle) is unique: scores are never compared
-        answers = [
-            [pid, sid, principle, score, bool(na)]
-            for pid, sid, principle, score, na in found
-            if sid != proposer[pid] and (pid, sid) not in conflicted
-        ]
+        answers = [[pid, sid, principle, score, bool(na)] for pid, sid, principle, score, na in found]
         del found
         moderated = _rows(
             session,
