@@ -134,7 +134,11 @@ class Database:
 
     @contextmanager
     def unit_of_work(
-        self, *, write: bool | Literal["late"] = True, request_id: str | None = None
+        self,
+        *,
+        write: bool | Literal["late"] = True,
+        request_id: str | None = None,
+        client_address: str | None = None,
     ) -> Iterator[Session]:
         """A session that commits when the block ends normally and rolls back on any error.
 
@@ -147,6 +151,8 @@ class Database:
             # Whether this unit of work may write: SQLite read transactions must not.
             session.info["can_write"] = bool(write) or self.engine.dialect.name != "sqlite"
             session.info["request_id"] = (request_id or uuid.uuid4().hex)[:64]
+            # Recorded with the audit events this unit of work writes.
+            session.info["client_address"] = client_address[:64] if client_address else None
             conn_info: dict = {}
             if late:
                 session.info[_LATE] = True

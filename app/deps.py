@@ -41,6 +41,12 @@ def writes_late(endpoint):
     return endpoint
 
 
+def client_address(request: Request) -> str | None:
+    """The address the request came from, as the server saw it (behind a proxy, run the server with its
+    forwarded-address option so that this is the client's, not the proxy's)."""
+    return request.client.host if request.client else None
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """The request's unit of work: commits when the endpoint returns, rolls back on error.
 
@@ -51,7 +57,7 @@ def get_session(request: Request) -> Iterator[Session]:
     if write and getattr(request.scope.get("endpoint"), "writes_late", False):
         write = "late"
     with request.app.state.db.unit_of_work(
-        write=write, request_id=request.headers.get("x-request-id")
+        write=write, request_id=request.headers.get("x-request-id"), client_address=client_address(request)
     ) as session:
         yield session
 
@@ -59,7 +65,7 @@ def get_session(request: Request) -> Iterator[Session]:
 def get_write_session(request: Request) -> Iterator[Session]:
     """For the few reads that also write (e.g. an export that is audited)."""
     with request.app.state.db.unit_of_work(
-        write=True, request_id=request.headers.get("x-request-id")
+        write=True, request_id=request.headers.get("x-request-id"), client_address=client_address(request)
     ) as session:
         yield session
 

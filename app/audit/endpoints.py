@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from app.deps import AdminUser, SessionDep
@@ -24,6 +24,10 @@ class AuditEventOut(BaseModel):
     entity_id: str
     changes: dict[str, Any]
     request_id: str | None
+    client_address: str | None = Field(None, description="The address the request came from.")
+    outcome: Literal["success", "failure", "denied"] | None = Field(
+        None, description="For security events: how the attempt ended."
+    )
 
 
 @router.get("/audit", response_model=Page[AuditEventOut], summary="The audit trail, newest first (admin)")
@@ -39,6 +43,10 @@ def list_audit(
     action: Annotated[SingleLine | None, Query(max_length=60, description="e.g. proposal.updated")] = None,
     since: Annotated[UtcDateTime | None, Query(description="ISO 8601, inclusive; UTC without a zone")] = None,
     until: Annotated[UtcDateTime | None, Query(description="ISO 8601, exclusive; UTC without a zone")] = None,
+    outcome: Annotated[
+        Literal["success", "failure", "denied"] | None,
+        Query(description="Only security events that ended so."),
+    ] = None,
 ) -> Page[AuditEventOut]:
     stmt = select(AuditEvent).order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
     if entity_type:
@@ -49,6 +57,8 @@ def list_audit(
         stmt = stmt.where(AuditEvent.actor_id == actor_id)
     if action:
         stmt = stmt.where(AuditEvent.action == action)
+    if outcome is not None:
+        stmt = stmt.where(AuditEvent.outcome == outcome)
     if since is not None:
         stmt = stmt.where(AuditEvent.occurred_at >= since)
     if until is not None:

@@ -48,7 +48,10 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     changes: dict[str, Any] | None = None,
+    outcome: str | None = None,
 ) -> AuditEvent:
+    """One audit event in the session's transaction. ``outcome`` ("success", "failure", "denied") marks a
+    security event; the client address comes from the unit of work (``Database.unit_of_work``)."""
     event = AuditEvent(
         actor_id=actor.id if actor is not None else None,
         action=action,
@@ -56,6 +59,8 @@ def record(
         entity_id=str(entity_id),
         changes=changes if changes is not None else diff(before, after),
         request_id=session.info.get("request_id"),
+        client_address=session.info.get("client_address"),
+        outcome=outcome,
     )
     session.add(event)
     return event

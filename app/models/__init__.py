@@ -16,11 +16,13 @@ from app.models.proposal import (
 from app.models.ranking_revision import RankingRevision
 from app.models.scorecard import ModeratedScore, Scorecard, ScorecardAnswer
 from app.models.submission import Submission
+from app.models.throttle import AuthThrottle
 from app.models.user import ApiToken, Role, User, UserRole
 from app.models.web_session import WebSession
 from app.models.weighting import WEIGHTING_METHODS, Weighting
 
 __all__ = [
+    "AuthThrottle",
     "IdempotencyKey",
     "WebSession",
     "Submission",

@@ -26,3 +26,7 @@ class AuditEvent(Base):
     entity_id: Mapped[str] = mapped_column(String(64))
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Where the request came from (the client address the server saw) and, for security events, how it
+    # ended: "success", "failure" or "denied". Never the secret itself.
+    client_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(12), nullable=True)
