@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from app.models import CycleStatus, NotApplicablePolicy
 from app.money import Money
@@ -91,13 +91,20 @@ class CycleCreate(BaseModel):
 
     _years = field_validator("financial_years")(check_financial_years)
 
+    @field_validator("budgets")
+    @classmethod
+    def _budgets_for_known_years(cls, budgets: dict[str, Money], info: ValidationInfo) -> dict[str, Money]:
+        # An error on the budgets field itself (not the whole body), so forms can show it beside the field.
+        years = info.data.get("financial_years")
+        unknown = sorted(set(budgets) - set(years)) if years is not None else []
+        if unknown:
+            raise ValueError(f"budgets given for years not in financial_years: {', '.join(unknown)}")
+        return budgets
+
     @model_validator(mode="after")
     def _consistent(self) -> CycleCreate:
         if self.scale_min >= self.scale_max:
             raise ValueError("scale_min must be below scale_max")
-        unknown = sorted(set(self.budgets) - set(self.financial_years))
-        if unknown:
-            raise ValueError(f"budgets given for years not in financial_years: {', '.join(unknown)}")
         if self.scale_labels is not None:
             check_labels(self.scale_labels, self.scale_min, self.scale_max)
         check_threshold(self.disagreement_threshold, self.scale_min, self.scale_max)

@@ -14,7 +14,7 @@ from app.errors import Forbidden, ServiceError
 from app.models import Cycle, Role, User
 from app.users.schemas import UserCreate
 from app.users.service import create_user
-from app.web.forms import errors_from, path_id, text
+from app.web.forms import FormError, errors_from, parse_budget_lines, path_id, text
 from app.web.render import render
 from app.web.session import WebUser, checked_form
 
@@ -77,16 +77,15 @@ def add_user(
 def add_cycle(request: Request, web: WebUser, session: SessionDep, form=Depends(checked_form)):
     _admin(web)
     years = [y.strip() for y in text(form, "financial_years").split(",") if y.strip()]
-    budgets = {}
-    for line in text(form, "budgets").splitlines():
-        if ":" in line:
-            year, amount = line.split(":", 1)
-            budgets[year.strip()] = amount.strip()
     values = {
         "name": text(form, "name"),
         "financial_years": text(form, "financial_years"),
         "budgets": text(form, "budgets"),
     }
+    try:
+        budgets = parse_budget_lines(values["budgets"])
+    except FormError as exc:
+        return _page(request, web, session, errors=exc.errors, values=values, status=exc.status)
     try:
         data = CycleCreate.model_validate(
             {"name": values["name"], "financial_years": years, "budgets": budgets}
