@@ -122,6 +122,7 @@ def get_current_user(
     on_snapshot_moved(session, lambda: authenticate_bearer(session, settings, token))
     # The token the request came with: sign-out revokes it, and personal tokens need a fresh sign-in one.
     request.state.api_token = api_token
+    request.state.user_id = user.id  # named in the audit record if the request is refused
     session.info["token_id"] = api_token.id
     return user
 

@@ -167,6 +167,8 @@ _STATUS_TITLES = {
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError):
+        if exc.status == 403:
+            request.state.denied_because = exc.detail  # for the audit record (app/audit/denials.py)
         return problem(
             request,
             exc.status,

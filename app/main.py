@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from app import api_docs, security_headers
+from app.audit.denials import DenialAudit
 from app.audit.endpoints import router as audit_router
 from app.auth.endpoints import router as auth_router
 from app.auth.endpoints import signed_in_router as auth_signed_in_router
@@ -83,11 +85,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.settings = settings
     app.state.db = db
     install_handlers(app)
     install_idempotency(app)
+    app.add_middleware(DenialAudit, db=db)  # every 403 in the audit trail
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -99,5 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.include_router(health_router)
     app.include_router(api_router())
+    api_docs.install(app)
     web.install(app)
+    security_headers.install(app, settings)
     return app

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from html import escape
+from pathlib import Path
 from typing import Any
 
 
@@ -135,10 +137,67 @@ def profile_bars(
     return "".join(parts)
 
 
-def heat_colour(score: float | None, scale_min: int, scale_max: int) -> str:
+HEAT_LEVELS = 10
+
+
+def heat_class(score: float | None, scale_min: int, scale_max: int) -> str:
+    """The heat map cell's class: ``heat-0`` (lowest score, pale) to ``heat-10`` (highest, dark blue),
+    ``heat-none`` for no score; the colours are in app.css (no inline style under the pages' CSP)."""
     if score is None:
-        return "#f3f2f1"
+        return "heat-none"
     t = (score - scale_min) / (scale_max - scale_min)
-    # from pale to dark blue
-    r, g, b = int(232 - 200 * t), int(240 - 140 * t), int(250 - 60 * t)
-    return f"rgb({r},{g},{b})"
+    return f"heat-{round(HEAT_LEVELS * min(1.0, max(0.0, t)))}"
+
+
+def profile_compare(
+    funded: dict[str, float | None], rest: dict[str, float | None], scale_min: int, scale_max: int
+) -> str:
+    """Two bars a principle: the mean aggregated score of the funded set (dark) and of the rest (light)."""
+    row, label_w, bar_w = 30, 40, 360
+    height = row * 12 + 36
+    parts = [
+        f'<svg class="profile" role="img" viewBox="0 0 {label_w + bar_w + 60} {height}" '
+        'aria-label="Mean aggregated score per principle: the funded set against the rest">'
+    ]
+    for k in range(1, 13):
+        y = 3 + (k - 1) * row
+        parts.append(f'<text x="{label_w - 4}" y="{y + 17}" class="label">P{k}</text>')
+        for offset, values, cls, who in ((0, funded, "bar funded", "funded"), (13, rest, "bar", "rest")):
+            v = values.get(str(k))
+            w = 0 if v is None else bar_w * (v - scale_min) / (scale_max - scale_min)
+            shown = "–" if v is None else f"{v:.1f}"
+            parts.append(
+                f"<g><title>P{k} {who}: {shown}</title>"
+                f'<rect x="{label_w}" y="{y + offset}" width="{w:.1f}" height="11" class="{cls}"/>'
+                f'<text x="{label_w + w + 3:.1f}" y="{y + offset + 10}" class="value">{shown}</text></g>'
+            )
+    ly = row * 12 + 20
+    parts.append(
+        f'<g class="legend"><rect x="{label_w}" y="{ly - 9}" width="12" height="10" class="bar funded"/>'
+        f'<text x="{label_w + 16}" y="{ly}" class="axis">funded set (mean)</text>'
+        f'<rect x="{label_w + 140}" y="{ly - 9}" width="12" height="10" class="bar"/>'
+        f'<text x="{label_w + 156}" y="{ly}" class="axis">the rest of the ranked list (mean)</text></g>'
+    )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+STYLESHEET = Path(__file__).resolve().parent / "static" / "app.css"
+
+
+@lru_cache(maxsize=1)
+def chart_rules() -> str:
+    """The charts' colours and strokes: the ``svg .…`` rules of the pages' stylesheet, the one definition
+    both the pages (through app.css) and the board pack's standalone SVGs use."""
+    rules = [
+        line
+        for line in STYLESHEET.read_text(encoding="utf-8").splitlines()
+        if line.startswith("svg .") and "{" in line
+    ]
+    return "\n".join(rules).replace("svg .", ".")
+
+
+def standalone(svg: str) -> str:
+    """A chart drawn for the pages, made a self-contained SVG document: its namespace and its styles."""
+    style = f"<style>{chart_rules()}\ntext {{ font-family: 'Libertinus Serif', serif; }}</style>"
+    return svg.replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1).replace(">", ">" + style, 1)

@@ -15,7 +15,7 @@ from app.rankings.compute import number_or_none
 from app.scorecards import review, service
 from app.scorecards.review import names_of
 from app.scorecards.schemas import ModerationPut
-from app.web.charts import heat_colour
+from app.web.charts import heat_class
 from app.web.forms import INT32_MAX, Fields, FormError, errors_from, form_int, path_id, query_int, text
 from app.web.proposal_pages import principles
 from app.web.render import render
@@ -54,7 +54,7 @@ def _heat(session, web, cycle: Cycle, proposal_id: int):
             cells.append(
                 {
                     "shown": shown,
-                    "colour": heat_colour(value, cycle.scale_min, cycle.scale_max),
+                    "level": heat_class(value, cycle.scale_min, cycle.scale_max),
                     "flagged": k in flagged and c.status == "submitted",
                 }
             )

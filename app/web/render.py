@@ -52,6 +52,11 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.state.error_page = ErrorPage(is_web_path, error_page)
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> RedirectResponse:
+        """Browsers ask for /favicon.ico whatever the page says: send them to the icon."""
+        return RedirectResponse("/static/favicon.svg", status_code=301)
+
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired):
         return RedirectResponse(login_url(exc.next_path, exc.expired), status_code=303)
@@ -70,6 +75,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(CsrfFailed)
     async def _csrf(request: Request, exc: CsrfFailed):
+        request.state.denied_because = "The form's security token is missing or out of date."
         return error_page(
             request,
             403,

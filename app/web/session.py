@@ -79,6 +79,7 @@ def current_web(request: Request, session: SessionDep, settings: SettingsDep) ->
         # A short write of its own, so that page reads stay read-only transactions.
         with request.app.state.db.unit_of_work() as w:
             w.execute(update(WebSession).where(WebSession.id == row.id).values(last_seen_at=now))
+    request.state.user_id = user.id  # named in the audit record if the request is refused
     return Web(user=user, csrf=row.csrf_token, session_id=row.id)
 
 

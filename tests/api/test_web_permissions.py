@@ -63,7 +63,7 @@ class Rule:
         return "any signed-in user" if self.roles == SIGNED_IN else f"{sorted(self.roles)} only"
 
 
-PUBLIC = "public"  # the sign-in form itself: used to sign in below
+PUBLIC = "public"  # the sign-in form itself (used to sign in below) and the favicon
 SIGNED_IN = frozenset(ROLES)
 POINTS = {f"points_{p}": str(p) for p in range(1, 13)}
 
@@ -71,6 +71,7 @@ POINTS = {f"points_{p}": str(p) for p in range(1, 13)}
 WEB: dict[tuple[str, str], Api | Rule | str] = {
     ("GET", "/login"): PUBLIC,
     ("POST", "/login"): PUBLIC,
+    ("GET", "/favicon.ico"): PUBLIC,
     ("GET", "/"): Rule(SIGNED_IN),
     ("GET", "/proposals"): Api("GET", "/proposals", query="cycle_id={cycle_id}"),
     # a blank form (or "no cycle is open"); posting it is the API's create

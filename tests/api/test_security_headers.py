@@ -1,0 +1,185 @@
+"""Security headers on every kind of response, no-store on everything signed in, session ids that rotate
+and end, the favicon, and no inline script or style anywhere in the pages."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from app.errors import PROBLEM_JSON
+from app.main import API_PREFIX
+from app.web.charts import profile_bars, ranking_bars
+from tests.api.test_web_sessions import csrf_of, sign_in
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "app" / "web" / "templates"
+
+PAGE_DIRECTIVES = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+DENIED_FEATURES = ("camera", "microphone", "geolocation", "payment", "usb")
+
+
+def csp(response) -> dict[str, str]:
+    out = {}
+    for part in response.headers["content-security-policy"].split(";"):
+        name, _, value = part.strip().partition(" ")
+        out[name] = value
+    return out
+
+
+def assert_common(response, *, cacheable: bool = False) -> None:
+    h = response.headers
+    assert h["x-content-type-options"] == "nosniff"
+    assert h["x-frame-options"] == "DENY"
+    assert h["referrer-policy"] == "same-origin"
+    assert h["cross-origin-opener-policy"] == "same-origin"
+    policy = dict(p.strip().split("=", 1) for p in h["permissions-policy"].split(","))
+    assert all(policy[f] == "()" for f in DENIED_FEATURES)
+    assert "strict-transport-security" not in h  # not in production: served over plain http here
+    if cacheable:
+        assert "no-store" not in h.get("cache-control", "")
+    else:
+        assert h["cache-control"] == "no-store"
+
+
+def assert_page_csp(response) -> None:
+    got = csp(response)
+    for name, value in PAGE_DIRECTIVES.items():
+        assert got[name] == value, (name, got)
+    assert not any("unsafe" in v or "*" in v or "http" in v for v in got.values()), got
+
+
+def test_headers_on_a_page_an_api_call_errors_and_a_static_file(app, client, factory, admin):
+    user = factory.user("proposer")
+    assert sign_in(client, user.email).status_code == 303
+    page = client.get("/proposals")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert_common(page)
+    assert_page_csp(page)
+
+    api = client.get(f"{API_PREFIX}/principles", headers=admin.headers)
+    assert api.status_code == 200 and api.headers["content-type"] == "application/json"
+    assert_common(api)
+    assert api.headers["content-security-policy"] == API_CSP
+
+    missing_page = client.get("/nowhere")
+    assert missing_page.status_code == 404 and missing_page.headers["content-type"].startswith("text/html")
+    assert_common(missing_page)
+    assert_page_csp(missing_page)
+
+    missing = client.get(f"{API_PREFIX}/nowhere", headers=admin.headers)
+    assert missing.status_code == 404 and missing.headers["content-type"] == PROBLEM_JSON
+    assert_common(missing)
+    assert missing.headers["content-security-policy"] == API_CSP
+
+    invalid = client.get(f"{API_PREFIX}/proposals", params={"limit": "many"}, headers=admin.headers)
+    assert invalid.status_code == 422 and invalid.headers["content-type"] == PROBLEM_JSON
+    assert_common(invalid)
+    assert invalid.headers["content-security-policy"] == API_CSP
+
+    unauthenticated = client.get(f"{API_PREFIX}/principles")
+    assert unauthenticated.status_code == 401
+    assert_common(unauthenticated)
+
+    static = client.get("/static/app.css")
+    assert static.status_code == 200 and static.headers["content-type"].startswith("text/css")
+    assert_common(static, cacheable=True)
+    assert static.headers["content-security-policy"] == API_CSP
+
+
+def test_an_unexpected_error_gets_the_headers_too(app):
+    @app.get("/api/v1/boom-for-headers")
+    def boom():
+        raise RuntimeError("internals")
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.get("/api/v1/boom-for-headers")
+    assert r.status_code == 500
+    assert_common(r)
+    assert r.headers["content-security-policy"] == API_CSP
+
+
+def test_docs_pages_load_nothing_from_elsewhere_and_run_no_inline_script(client):
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert_common(docs)
+    policy = csp(docs)
+    assert policy["script-src"] == "'self'" and policy["style-src"] == "'self'"
+    assert policy["img-src"] == "'self' data:" and policy["frame-ancestors"] == "'none'"
+    redoc = client.get("/redoc")
+    assert redoc.status_code == 200
+    assert csp(redoc)["script-src"] == "'self'" and csp(redoc)["frame-ancestors"] == "'none'"
+    for html in (docs.text, redoc.text):
+        assert "http://" not in html and "https://" not in html
+        assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == []  # no inline script
+        for url in re.findall(r'(?:src|href)="(/[^"]+)"', html):
+            assert client.get(url).status_code == 200, url
+
+
+def test_signed_in_responses_are_not_stored(client, factory, admin):
+    """After signing out, nothing of what was shown can come back from a cache: every page was no-store."""
+    cycle = factory.cycle(admin)
+    proposal = factory.proposal(admin, cycle)
+    login = client.get("/login")
+    assert login.headers["cache-control"] == "no-store"
+    user = factory.user("admin")
+    sign_in(client, user.email)
+    shown = [client.get(p) for p in ("/", "/proposals", f"/proposals/{proposal['id']}", "/admin")]
+    assert [r.status_code for r in shown] == [200] * 4
+    api = client.get(f"{API_PREFIX}/proposals/{proposal['id']}", headers=admin.headers)
+    assert api.headers["cache-control"] == "no-store"
+    r = client.post("/logout", data={"csrf_token": csrf_of(shown[0].text)}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["cache-control"] == "no-store"
+    assert all(s.headers["cache-control"] == "no-store" for s in shown)
+    again = client.get("/proposals", follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"].startswith("/login")
+
+
+def test_favicon(client):
+    r = client.get("/favicon.ico", follow_redirects=False)
+    assert r.status_code == 301 and r.headers["location"] == "/static/favicon.svg"
+    icon = client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    assert icon.text.startswith("<svg") and "style" not in icon.text
+    assert '<link rel="icon" href="/static/favicon.svg"' in client.get("/login").text
+
+
+INLINE = [
+    (re.compile(r"\sstyle\s*="), "a style attribute"),
+    (re.compile(r"<style\b"), "a <style> element"),
+    (re.compile(r"<script(?![^>]*\bsrc=)[^>]*>"), "an inline <script>"),
+    (re.compile(r"\son[a-z]+\s*=", re.IGNORECASE), "an event-handler attribute"),
+    (re.compile(r"javascript:", re.IGNORECASE), "a javascript: URL"),
+]
+
+
+def test_no_inline_script_or_style_in_templates_or_charts():
+    """The pages' CSP refuses inline script and style: none may be written in the first place."""
+    found = []
+    for path in sorted(TEMPLATES.glob("*.html")):
+        text = path.read_text()
+        found += [f"{path.name}: {what}" for pattern, what in INLINE if pattern.search(text)]
+    items = [
+        {
+            "proposal_id": i,
+            "reference": f"R-{i}",
+            "title": "T",
+            "rank": i,
+            "weighted_score": 80.0 - i,
+            "rank_interval": {"low": 1, "high": 3},
+        }
+        for i in (1, 2, 3)
+    ]
+    walk = {"last_funded_position": 1, "skipped": [2]}
+    svg = ranking_bars(items, {1}, walk) + profile_bars({"1": 3.0}, 0, 4, {1: "P"})
+    found += [f"chart: {what}" for pattern, what in INLINE if pattern.search(svg)]
+    assert found == []
