@@ -109,8 +109,23 @@ def update_user(session: Session, settings: Settings, actor: User, user: User, d
     if data.password is not None:
         changes["password"] = {"before": "***", "after": "*** (changed)"}
         changes |= sign_out_everywhere(session, user)
+    changes |= end_sessions_on_privilege_change(session, user, changes)
     record(session, actor, "user.updated", "user", user.id, changes=changes)
     return user
+
+
+def end_sessions_on_privilege_change(session: Session, user: User, changes: dict[str, Any]) -> dict[str, int]:
+    """A deactivated account loses every token and web session; an account whose roles changed loses its
+    web sessions, so that its next page starts from a new sign-in (and a new session id) with the new
+    roles. (API tokens carry no roles: each request is checked against the roles of the moment.)"""
+    if "tokens_revoked" in changes:  # already signed out everywhere (a new password)
+        return {}
+    if "is_active" in changes and not user.is_active:
+        return sign_out_everywhere(session, user)
+    if "roles" in changes:
+        ended = session.execute(delete(WebSession).where(WebSession.user_id == user.id)).rowcount
+        return {"web_sessions_ended": ended}
+    return {}
 
 
 def sign_out_everywhere(session: Session, user: User) -> dict[str, int]:
@@ -252,6 +267,7 @@ def logout(session: Session, user: User, via: ApiToken) -> None:
         via.id,
         before={"revoked_at": None},
         after={"revoked_at": now, "kind": via.kind, "prefix": via.prefix},
+        outcome="success",
     )
 
 

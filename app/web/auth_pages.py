@@ -15,7 +15,7 @@ from app.users.service import check_password, signed_in_user
 from app.web import session as websession
 from app.web.forms import text
 from app.web.render import render
-from app.web.session import COOKIE, WebUser, checked_form, form_data, same_token
+from app.web.session import WebUser, checked_form, form_data, same_token
 
 router = APIRouter(include_in_schema=False)
 LOGIN_CSRF = "serr_login_csrf"
@@ -26,7 +26,7 @@ def _safe_next(value: str) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str = "/", expired: int = 0) -> HTMLResponse:
+def login_page(request: Request, settings: SettingsDep, next: str = "/", expired: int = 0) -> HTMLResponse:
     token = request.cookies.get(LOGIN_CSRF) or secrets.token_urlsafe(24)
     response = render(
         request,
@@ -38,7 +38,9 @@ def login_page(request: Request, next: str = "/", expired: int = 0) -> HTMLRespo
         email="",
         title="Sign in",
     )
-    response.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="strict", path="/login")
+    response.set_cookie(
+        LOGIN_CSRF, token, httponly=True, samesite="strict", secure=settings.secure_cookies, path="/login"
+    )
     return response
 
 
@@ -65,6 +67,9 @@ def login(request: Request, settings: SettingsDep, form=Depends(form_data)):
         checked = check_password(db, settings, email, str(form.get("password") or ""))
         with db.unit_of_work(request_id=request.headers.get("x-request-id")) as session:
             user = signed_in_user(session, checked)
+            # A new session id at every sign-in: a session this browser already had (perhaps one planted
+            # by someone else) is ended, never carried over.
+            websession.end(session, settings, websession.cookie_of(request, settings))
             secret, _ = websession.start(session, settings, user)
             record(session, user, "auth.web_login", "user", user.id)
     except NotAuthenticated:
@@ -80,24 +85,19 @@ def login(request: Request, settings: SettingsDep, form=Depends(form_data)):
             errors={"email": "Incorrect email or password."},
         )
     response = RedirectResponse(nxt, status_code=303)
-    response.set_cookie(
-        COOKIE,
-        secret,
-        httponly=True,
-        samesite="lax",
-        secure=settings.secure_cookies,
-        max_age=settings.web_absolute_hours * 3600,
-        path="/",
-    )
+    websession.set_cookie(response, settings, secret)
     response.delete_cookie(LOGIN_CSRF, path="/login")
     return response
 
 
 @router.post("/logout")
-def logout(request: Request, session: SessionDep, settings: SettingsDep, form=Depends(checked_form)):
-    websession.end(session, settings, request.cookies.get(COOKIE))
+def logout(
+    request: Request, web: WebUser, session: SessionDep, settings: SettingsDep, form=Depends(checked_form)
+):
+    websession.end(session, settings, websession.cookie_of(request, settings))
+    record(session, web.user, "auth.web_logout", "user", web.user.id, outcome="success")
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
+    websession.clear_cookie(response, settings)
     return response
 
 

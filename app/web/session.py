@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
@@ -19,6 +19,9 @@ from app.deps import SessionDep, SettingsDep
 from app.models import User, WebSession
 
 COOKIE = "serr_session"
+# Over HTTPS (production) the cookie is ``__Host-`` prefixed: the browser keeps it only if it is Secure,
+# has Path=/ and no Domain, so no sibling host or plain-http page can set or overwrite it.
+SECURE_COOKIE = "__Host-serr_session"
 TOUCH_EVERY = timedelta(seconds=60)
 
 
@@ -37,6 +40,33 @@ class Web:
     user: User
     csrf: str
     session_id: int
+
+
+def cookie_name(settings: Settings) -> str:
+    """The session cookie's name: the one definition, used to set, read and clear it."""
+    return SECURE_COOKIE if settings.secure_cookies else COOKIE
+
+
+def set_cookie(response: Response, settings: Settings, secret: str) -> None:
+    response.set_cookie(
+        cookie_name(settings),
+        secret,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        max_age=settings.web_absolute_hours * 3600,
+        path="/",
+    )
+
+
+def clear_cookie(response: Response, settings: Settings) -> None:
+    response.delete_cookie(
+        cookie_name(settings), path="/", secure=settings.secure_cookies, httponly=True, samesite="lax"
+    )
+
+
+def cookie_of(request: Request, settings: Settings) -> str | None:
+    return request.cookies.get(cookie_name(settings))
 
 
 def start(session: Session, settings: Settings, user: User) -> tuple[str, WebSession]:
@@ -62,7 +92,7 @@ def end(session: Session, settings: Settings, cookie: str | None) -> None:
 
 def current_web(request: Request, session: SessionDep, settings: SettingsDep) -> Web:
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    cookie = request.cookies.get(COOKIE)
+    cookie = cookie_of(request, settings)
     if not cookie:
         raise LoginRequired(path)
     row = session.scalar(select(WebSession).where(WebSession.digest == token_digest(settings, cookie)))

@@ -6,12 +6,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from app.errors import PROBLEM_JSON
-from app.main import API_PREFIX
+from app.main import API_PREFIX, create_app
+from app.models import AuditEvent, WebSession
 from app.web.charts import profile_bars, ranking_bars
 from tests.api.test_web_sessions import csrf_of, sign_in
+from tests.conftest import make_settings
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "app" / "web" / "templates"
 
@@ -125,6 +129,30 @@ def test_docs_pages_load_nothing_from_elsewhere_and_run_no_inline_script(client)
             assert client.get(url).status_code == 200, url
 
 
+def test_hsts_and_host_prefixed_cookie_in_production(database_url):
+    settings = make_settings(database_url, environment="production")
+    app = create_app(settings)
+    try:
+        with TestClient(app, base_url="https://testserver") as c:
+            r = c.get("/healthz")
+            assert r.headers["strict-transport-security"] == "max-age=63072000; includeSubDomains"
+            login = c.get("/login")
+            assert "Secure" in login.headers["set-cookie"]
+            from tests.conftest import Factory
+
+            user = Factory(app.state.db, settings, c).user("proposer")
+            r = sign_in(c, user.email)
+            assert r.status_code == 303
+            cookie = next(v for v in r.headers.get_list("set-cookie") if "serr_session" in v)
+            attributes = [a.strip().lower() for a in cookie.split(";")]
+            assert cookie.startswith("__Host-serr_session=")
+            assert "secure" in attributes and "path=/" in attributes and "httponly" in attributes
+            assert not any(a.startswith("domain") for a in attributes)
+            assert c.get("/").status_code == 200  # the prefixed cookie is the one that is read
+    finally:
+        app.state.db.dispose()
+
+
 def test_signed_in_responses_are_not_stored(client, factory, admin):
     """After signing out, nothing of what was shown can come back from a cache: every page was no-store."""
     cycle = factory.cycle(admin)
@@ -142,6 +170,75 @@ def test_signed_in_responses_are_not_stored(client, factory, admin):
     assert all(s.headers["cache-control"] == "no-store" for s in shown)
     again = client.get("/proposals", follow_redirects=False)
     assert again.status_code == 303 and again.headers["location"].startswith("/login")
+
+
+def test_session_id_rotates_at_sign_in(client, factory, db):
+    user = factory.user("scorer")
+    assert sign_in(client, user.email).status_code == 303
+    before = client.cookies.get("serr_session")
+    assert sign_in(client, user.email).status_code == 303  # the old cookie is sent with this sign-in
+    after = client.cookies.get("serr_session")
+    assert before and after and before != after
+    assert client.get("/", follow_redirects=False).status_code == 200
+    with db.unit_of_work(write=False) as s:
+        live = select(func.count()).select_from(WebSession).where(WebSession.user_id == user.id)
+        assert s.scalar(live) == 1
+    client.cookies.set("serr_session", before)  # the session from before the sign-in ended server-side
+    r = client.get("/", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+def _alive(client, cookie) -> bool:
+    client.cookies.set("serr_session", cookie)
+    return client.get("/", follow_redirects=False).status_code == 200
+
+
+def _last_update_changes(db, user_id) -> dict:
+    with db.unit_of_work(write=False) as s:
+        return s.scalars(
+            select(AuditEvent.changes)
+            .where(AuditEvent.action == "user.updated", AuditEvent.entity_id == str(user_id))
+            .order_by(AuditEvent.id.desc())
+        ).first()
+
+
+def test_role_change_and_deactivation_end_the_users_web_sessions(client, factory, admin, db):
+    user = factory.user("scorer")
+    sign_in(client, user.email)
+    cookie = client.cookies.get("serr_session")
+    url = f"{API_PREFIX}/users/{user.id}"
+    r = client.patch(url, headers=admin.headers, json={"full_name": "Renamed"})
+    assert r.status_code == 200 and _alive(client, cookie)  # not a privilege change: still signed in
+    r = client.patch(url, headers=admin.headers, json={"roles": ["scorer", "chair"]})
+    assert r.status_code == 200
+    assert not _alive(client, cookie)
+    assert _last_update_changes(db, user.id)["web_sessions_ended"] == 1
+    client.cookies.clear()
+    sign_in(client, user.email)
+    cookie = client.cookies.get("serr_session")
+    assert _alive(client, cookie)
+    r = client.patch(url, headers=admin.headers, json={"is_active": False})
+    assert r.status_code == 200 and not _alive(client, cookie)
+    changes = _last_update_changes(db, user.id)
+    assert changes["web_sessions_ended"] == 1 and changes["tokens_revoked"] == 1
+    assert client.get(f"{API_PREFIX}/users/me", headers=user.headers).status_code == 401
+
+
+@pytest.mark.parametrize("via", ["web", "api"])
+def test_sign_out_is_audited_with_its_outcome(client, factory, db, via):
+    user = factory.user("finance")
+    if via == "web":
+        sign_in(client, user.email)
+        home = client.get("/")
+        assert client.post("/logout", data={"csrf_token": csrf_of(home.text)}).status_code == 200
+        action = "auth.web_logout"
+    else:
+        assert client.post(f"{API_PREFIX}/auth/logout", headers=user.headers).status_code == 204
+        action = "auth.logout"
+    with db.unit_of_work(write=False) as s:
+        event = s.scalars(select(AuditEvent).where(AuditEvent.action == action)).one()
+    assert event.actor_id == user.id and event.outcome == "success"
+    assert event.client_address == "testclient"
 
 
 def test_favicon(client):
