@@ -20,8 +20,11 @@ run: $(STAMP)
 	$(BIN)/serr demo --if-empty
 	$(BIN)/serr serve --host $(HOST) --port $(PORT)
 
+# The suite runs on every core (pytest-xdist); the browser tests share one worker, one Chromium and one
+# live server. PYTEST_XDIST="-n 0" runs it in one process.
+PYTEST_XDIST ?= -n auto --dist loadgroup
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -22,16 +22,21 @@ PASSWORD = "browser-password"
 
 
 def pytest_collection_modifyitems(config, items):
-    """Without Chromium the browser tests are skipped with a message locally; in CI they run (and fail)."""
+    """Without Chromium the browser tests are skipped with a message locally; in CI they run (and fail).
+
+    Under pytest-xdist (``make test``) the browser tests form one group, so they share one worker's
+    Chromium and live server instead of starting one of each per worker."""
+    browser_items = [item for item in items if "tests/browser" in str(item.fspath)]
+    for item in browser_items:
+        item.add_marker(pytest.mark.xdist_group("browser"))
     if shutil.which(CHROMIUM) or os.environ.get("CI", "").lower() == "true":
         return
     skip = pytest.mark.skip(
         reason=f"Chromium not found at {CHROMIUM}: install Debian's chromium package "
         "(.ci/run does) to run the browser tests"
     )
-    for item in items:
-        if "tests/browser" in str(item.fspath):
-            item.add_marker(skip)
+    for item in browser_items:
+        item.add_marker(skip)
 
 
 def _free_port() -> int:
