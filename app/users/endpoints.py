@@ -2,14 +2,31 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from app.deps import AdminUser, CurrentToken, CurrentUser, SessionDep, SettingsDep
+from app.db import commit_now
+from app.deps import (
+    AdminUser,
+    CurrentToken,
+    CurrentUser,
+    SessionDep,
+    SettingsDep,
+    client_address,
+    writes_late,
+)
 from app.models import ApiToken, Role, User
 from app.pagination import Page, PageDep
 from app.types import Id, SingleLine
 from app.users import service
-from app.users.schemas import TokenCreate, TokenCreated, TokenOut, UserCreate, UserOut, UserUpdate
+from app.users.schemas import (
+    PasswordChange,
+    TokenCreate,
+    TokenCreated,
+    TokenOut,
+    UserCreate,
+    UserOut,
+    UserUpdate,
+)
 
 router = APIRouter(tags=["users"])
 
@@ -41,6 +58,39 @@ def token_out(row: ApiToken) -> TokenOut:
 @router.get("/users/me", response_model=UserOut, summary="Who am I")
 def me(user: CurrentUser) -> UserOut:
     return user_out(user)
+
+
+@router.post(
+    "/users/me/password",
+    status_code=204,
+    summary="Change my password: give the current one; every other session and token of mine ends",
+    description="The new password must meet the password rule (a 422 field error on `new_password` says "
+    "why not). A wrong `current_password` is a 422 field error on it and is recorded in the audit trail. "
+    "On success every web session and API token of yours ends except the bearer token this request is "
+    "made with.",
+    responses={409: {"description": "The password was changed by another request meanwhile"}},
+)
+@writes_late
+def change_password(
+    request: Request,
+    data: PasswordChange,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    via: CurrentToken,
+) -> Response:
+    # Authenticated; the request's read ends here, so that argon2 runs with no transaction held.
+    commit_now(session)
+    service.change_own_password(
+        request.app.state.db,
+        settings,
+        user.id,
+        data,
+        keep_token_id=via.id,
+        request_id=request.headers.get("x-request-id"),
+        client_address=client_address(request),
+    )
+    return Response(status_code=204)
 
 
 @router.post(

@@ -3,20 +3,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator
 
+from app.auth import passwords
 from app.models import Role
 from app.types import PositiveInt32, SingleLine, Version, single_line
 
-PASSWORD_MIN = 10
+PASSWORD_DESCRIPTION = (
+    f"{passwords.MIN_LENGTH} to {passwords.MAX_LENGTH} characters, any characters (spaces too, kept as "
+    "typed), not in the bundled list of common and breached passwords and not containing the email's name."
+)
 
 
 def _password_rule(value: str) -> str:
-    if len(value) < PASSWORD_MIN:
-        raise ValueError(f"password must be at least {PASSWORD_MIN} characters")
-    if value.strip() != value:
-        raise ValueError("password must not start or end with spaces")
-    return value
+    """Length and the common-password list; the email's name is checked where the email is known."""
+    return passwords.check(value)
 
 
 def _roles_rule(value: list[Role]) -> list[Role]:
@@ -28,11 +29,15 @@ class UserCreate(BaseModel):
 
     email: Annotated[EmailStr, AfterValidator(single_line)]
     full_name: SingleLine = Field(min_length=1, max_length=200)
-    password: str = Field(max_length=200)
+    password: str = Field(description=PASSWORD_DESCRIPTION)
     roles: list[Role] = Field(min_length=1)
 
-    _pw = field_validator("password")(_password_rule)
     _roles = field_validator("roles")(_roles_rule)
+
+    @field_validator("password")
+    @classmethod
+    def _pw(cls, v: str, info: ValidationInfo) -> str:
+        return passwords.check(v, email=info.data.get("email"))
 
 
 class UserUpdate(BaseModel):
@@ -40,7 +45,9 @@ class UserUpdate(BaseModel):
 
     version: Version | None = Field(None, description="The version you read; a stale one gets 409.")
     full_name: SingleLine | None = Field(None, min_length=1, max_length=200)
-    password: str | None = Field(None, max_length=200)
+    password: str | None = Field(
+        None, description=f"A new password ({PASSWORD_DESCRIPTION}); signs the user out everywhere."
+    )
     roles: list[Role] | None = Field(None, min_length=1)
     is_active: bool | None = None
 
@@ -53,6 +60,17 @@ class UserUpdate(BaseModel):
     @classmethod
     def _roles(cls, v: list[Role] | None) -> list[Role] | None:
         return None if v is None else _roles_rule(v)
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(
+        max_length=1000, description="Your password now; a wrong one is refused and recorded."
+    )
+    new_password: str = Field(description=PASSWORD_DESCRIPTION)
+
+    _pw = field_validator("new_password")(_password_rule)
 
 
 class UserOut(BaseModel):

@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.audit.service import diff, record
+from app.auth import passwords
 from app.auth.security import hash_password, new_token, token_digest, verify_password
 from app.config import Settings
 from app.errors import (
@@ -23,7 +24,7 @@ from app.errors import (
 from app.models import ApiToken, User, UserRole, WebSession
 from app.pagination import PageParams, paginate
 from app.types import is_single_line
-from app.users.schemas import TokenCreate, UserCreate, UserUpdate
+from app.users.schemas import PasswordChange, TokenCreate, UserCreate, UserUpdate
 
 if TYPE_CHECKING:
     from app.db import Database
@@ -85,6 +86,11 @@ def update_user(session: Session, settings: Settings, actor: User, user: User, d
     if data.full_name is not None:
         user.full_name = data.full_name
     if data.password is not None:
+        # The schema checked the length and the list; the email's name needs the account.
+        if (problem := passwords.problem(data.password, email=user.email)) is not None:
+            raise ValidationFailed(
+                "The password was not set.", errors=[field_error(["body", "password"], problem)]
+            )
         user.password_hash = hash_password(settings, data.password)
     if data.is_active is not None:
         if user.id == actor.id and not data.is_active:
@@ -109,6 +115,8 @@ def update_user(session: Session, settings: Settings, actor: User, user: User, d
     if data.password is not None:
         changes["password"] = {"before": "***", "after": "*** (changed)"}
         changes |= sign_out_everywhere(session, user)
+        ended = {k: changes[k] for k in ("tokens_revoked", "web_sessions_ended")}
+        record(session, actor, "user.password_reset", "user", user.id, changes=ended, outcome="success")
     changes |= end_sessions_on_privilege_change(session, user, changes)
     record(session, actor, "user.updated", "user", user.id, changes=changes)
     return user
@@ -286,3 +294,91 @@ def revoke_personal_token(session: Session, user: User, token_id: int) -> None:
             before={"revoked_at": None},
             after={"revoked_at": row.revoked_at},
         )
+
+
+def sign_out_others(
+    session: Session, user: User, *, keep_token_id: int | None = None, keep_web_session_id: int | None = None
+) -> dict[str, int]:
+    """Revoke every live API token and end every web session of ``user`` except the one the request
+    came with (a bearer token or a web session), which stays signed in."""
+    revoked = session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None), ApiToken.id != (keep_token_id or -1)
+        )
+        .values(revoked_at=datetime.now(UTC))
+    ).rowcount
+    ended = session.execute(
+        delete(WebSession).where(WebSession.user_id == user.id, WebSession.id != (keep_web_session_id or -1))
+    ).rowcount
+    return {"tokens_revoked": revoked, "web_sessions_ended": ended}
+
+
+WRONG_CURRENT = "Your current password is not right. Type it again."
+SAME_AS_CURRENT = "Choose a new password that is different from your current one."
+CHANGED_MEANWHILE = "Your password was changed by another request meanwhile. Sign in again with the new one."
+
+
+def change_own_password(
+    db: Database,
+    settings: Settings,
+    user_id: int,
+    data: PasswordChange,
+    *,
+    keep_token_id: int | None = None,
+    keep_web_session_id: int | None = None,
+    request_id: str | None = None,
+    client_address: str | None = None,
+) -> dict[str, int]:
+    """Set a user's own new password after checking their current one; every other session and token of
+    theirs ends, the one the request came with stays.
+
+    Like ``check_password``, the stored hash is read in a short read-only unit of work and argon2 runs with
+    no transaction held (the caller must hold none either); the change is then written in a short unit of
+    work that checks the hash is still the one checked. A refusal is audited (outcome failure, with the
+    reason, never the password) and changes nothing else. Returns what was ended."""
+    with db.unit_of_work(write=False) as session:
+        row = session.execute(select(User.password_hash, User.email).where(User.id == user_id)).one()
+    reason, problem_field, message = None, "", ""
+    if not verify_password(settings, row.password_hash, data.current_password):
+        reason, problem_field, message = "wrong current password", "current_password", WRONG_CURRENT
+    elif data.new_password == data.current_password:
+        reason, problem_field, message = "new password same as current", "new_password", SAME_AS_CURRENT
+    elif (problem := passwords.problem(data.new_password, email=row.email)) is not None:
+        reason, problem_field, message = "new password refused by the password rule", "new_password", problem
+    if reason is not None:
+        with db.unit_of_work(request_id=request_id, client_address=client_address) as session:
+            user = get_user(session, user_id)
+            record(
+                session,
+                user,
+                "user.password_changed",
+                "user",
+                user_id,
+                changes={"reason": reason},
+                outcome="failure",
+            )
+        raise ValidationFailed(
+            "The password was not changed.", errors=[field_error(["body", problem_field], message)]
+        )
+    new_hash = hash_password(settings, data.new_password)
+    with db.unit_of_work(request_id=request_id, client_address=client_address) as session:
+        user = get_user(session, user_id)
+        if user.password_hash != row.password_hash:
+            raise Conflict(CHANGED_MEANWHILE)
+        user.password_hash = new_hash
+        user.updated_at = datetime.now(UTC)
+        session.flush()
+        ended = sign_out_others(
+            session, user, keep_token_id=keep_token_id, keep_web_session_id=keep_web_session_id
+        )
+        record(
+            session,
+            user,
+            "user.password_changed",
+            "user",
+            user_id,
+            changes={"password": {"before": "***", "after": "*** (changed)"}, **ended},
+            outcome="success",
+        )
+    return ended

@@ -36,6 +36,8 @@ MATRIX = {
     ("GET", "/users/me/tokens"): (ANY, None),
     ("DELETE", "/users/me/tokens/{token_id}"): (ANY, None),
     ("GET", "/users/me/allocation"): (ANY, None),
+    # A wrong current password: gets past authorisation (422) and changes nothing.
+    ("POST", "/users/me/password"): (ANY, {"current_password": "not it", "new_password": "x"}),
     ("POST", "/users"): ({"admin"}, USER),
     ("GET", "/users"): ({"admin"}, None),
     ("GET", "/users/{user_id}"): ({"admin"}, None),
