@@ -32,6 +32,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         proxy_headers=True,
+        server_header=False,  # no banner naming the server software
         log_level=args.log_level,
     )
     return 0

@@ -133,7 +133,11 @@ def test_two_workers_serve_one_database(empty_database_url):
             f"{base}/api/v1/auth/token", data={"username": "admin@example.org", "password": "demo-password"}
         ).json()["access_token"]
         headers = {"Authorization": f"Bearer {tok}"}
-        assert httpx.get(f"{base}/api/v1/principles", headers=headers).json()["total"] == 12
+        principles = httpx.get(f"{base}/api/v1/principles", headers=headers)
+        assert principles.json()["total"] == 12
+        # the real server sends the security headers, and no banner naming the server software
+        assert principles.headers["x-content-type-options"] == "nosniff"
+        assert "server" not in principles.headers
         assert httpx.get(f"{base}/api/v1/proposals", headers=headers).json()["total"] == 40
         codes = []
 
