@@ -167,6 +167,7 @@ def test_signed_in_responses_are_not_stored(client, factory, admin):
     assert api.headers["cache-control"] == "no-store"
     r = client.post("/logout", data={"csrf_token": csrf_of(shown[0].text)}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["cache-control"] == "no-store"
+    assert r.headers["clear-site-data"] == '"cache", "storage"'
     assert all(s.headers["cache-control"] == "no-store" for s in shown)
     again = client.get("/proposals", follow_redirects=False)
     assert again.status_code == 303 and again.headers["location"].startswith("/login")
@@ -239,6 +240,14 @@ def test_sign_out_is_audited_with_its_outcome(client, factory, db, via):
         event = s.scalars(select(AuditEvent).where(AuditEvent.action == action)).one()
     assert event.actor_id == user.id and event.outcome == "success"
     assert event.client_address == "testclient"
+
+
+def test_no_trace_method_and_no_directory_listing(client):
+    assert client.request("TRACE", "/").status_code == 405
+    assert client.request("TRACE", f"{API_PREFIX}/principles").status_code == 405
+    for folder in ("/static/", "/static/docs/", "/docs-assets/"):
+        r = client.get(folder)
+        assert r.status_code == 404 and "swagger" not in r.text.lower(), folder
 
 
 def test_favicon(client):
