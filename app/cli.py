@@ -185,13 +185,31 @@ def cmd_verify_submission(args: argparse.Namespace) -> int:
             if sub is None:
                 print(f"serr: submission {args.id} does not exist", file=sys.stderr)
                 return 2
+            pack_problems = None
+            if args.pdf is not None:
+                from pathlib import Path
+
+                from app.pack.verify import check_pack
+
+                try:
+                    data = Path(args.pdf).read_bytes()
+                except OSError as exc:
+                    print(f"serr: cannot read {args.pdf}: {exc.strerror}", file=sys.stderr)
+                    return 2
+                pack_problems = check_pack(sub, data)
             result = verify(sub)
     finally:
         db.dispose()
-    if result["verified"]:
+    problems = result["problems"] + [f"{args.pdf}: {p}" for p in pack_problems or []]
+    if not problems:
         print(f"submission {args.id}: verified (sha256 {result['content_sha256']}; results reproduce)")
+        if pack_problems is not None:
+            print(
+                f"{args.pdf}: the board pack of submission {args.id} (its hash, page footers and ranked "
+                "list match the frozen record)"
+            )
         return 0
-    for problem in result["problems"]:
+    for problem in problems:
         print(f"submission {args.id}: FAILED: {problem}", file=sys.stderr)
     return 1
 
@@ -235,6 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify-submission", help="check a submission hash; recompute it from its inputs")
     p.add_argument("id", type=int)
+    p.add_argument(
+        "--pdf",
+        metavar="FILE",
+        help="also check that FILE is this submission's board pack (hash, footers and ranked list)",
+    )
     p.set_defaults(func=cmd_verify_submission)
 
     p = sub.add_parser("check", help="check configuration, database reachability and migration head")

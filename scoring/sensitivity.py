@@ -24,6 +24,8 @@ is overtaken when it falls more than 1e-9 behind it. Reported is the interval ``
 
 * the top-k set -- the first k proposals of the listing -- stays the same: the nearest crossing, on each
   side, of a proposal inside the set with one outside it;
+  Each end below 1 (above 0) names the overtaking that happens there: the proposal that enters the top
+  k and the one it pushes out (where several curves cross at once, read from the listing just past it);
 * the budget-line selection stays the same: a kinetic sweep through the successive crossings of
   neighbouring proposals in the listing, re-checking the greedy walk at each swap (locally when one pair
   crosses alone; where several curves cross at one point the listing is re-read from the ranking's own
@@ -67,6 +69,7 @@ Selector = Callable[[np.ndarray, np.ndarray], np.ndarray]
 _SAME_EVENT = 1e-12  # crossings closer than this (in weight units) are treated as simultaneous
 _SNAP = 1e-12  # interval ends this close to 0 or 1 are 0 or 1
 _PROBE_STEP = 1e-9  # how far past simultaneous crossings the listing is re-read (weight units)
+_CLOSE_CROSSINGS = 1e-10  # top-k crossings closer than this are told apart by the listing past them
 _MISORDER = 1e-13  # g below this at the start means the pair is out of order (rounding is far smaller)
 _HISTOGRAM_BUFFER = 32_000_000  # (place, draw) cells buffered before the per-place counts
 _WALK_CELLS = 8_388_608  # (place, draw) cells of listings buffered for one run of the budget walks
@@ -83,13 +86,28 @@ class Interval:
 
 
 @dataclass(frozen=True)
+class Overtaking:
+    """What happens at an end of a top-k interval: proposal ``enters`` (an index) overtakes ``leaves``,
+    which drops out of the top k, when the principle's weight reaches ``weight``."""
+
+    weight: float
+    enters: int
+    leaves: int
+
+
+@dataclass(frozen=True)
 class SwitchingValue:
-    """Switching values of one principle (``None`` where undefined or not asked for)."""
+    """Switching values of one principle (``None`` where undefined or not asked for).
+
+    ``top_k_rising`` and ``top_k_falling`` name the first overtaking at the high and the low end of
+    ``top_k`` (``None`` where the end is 0 or 1 and nothing changes before it)."""
 
     principle: int
     weight: float
     top_k: Interval | None
     selection: Interval | None
+    top_k_rising: Overtaking | None = None
+    top_k_falling: Overtaking | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +126,7 @@ class Sensitivity:
     p_top_k: np.ndarray
     p_selected: np.ndarray | None
     switching: tuple[SwitchingValue, ...]
+    rank_counts: np.ndarray | None = None  # (P, P): draws giving proposal i rank r + 1, when asked for
 
 
 @dataclass(frozen=True)
@@ -355,6 +374,7 @@ def sensitivity(
     percentiles: Sequence[float] = (5.0, 50.0, 95.0),
     chunk_elements: int = 262_144,
     max_events: int = 200_000,
+    keep_rank_counts: bool = False,
 ) -> Sensitivity:
     """Rank percentiles, top-k and selection probabilities under Dirichlet weights, and switching values.
 
@@ -374,6 +394,8 @@ def sensitivity(
         percentiles: rank percentiles to report.
         chunk_elements: draws are processed in chunks of about this many (draw, proposal) cells.
         max_events: bound on crossings examined per principle and direction in the selection sweep.
+        keep_rank_counts: also return ``rank_counts``, how many draws gave each proposal each rank (the
+            histogram the percentiles are read from; ``P x P`` integers).
     """
     prep = _prepare(scores, weights, scale_min, scale_max, not_applicable, net_cost, references)
     if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 0:
@@ -469,6 +491,7 @@ def sensitivity(
         p_top = (counts[:, : min(top_k, n_p)].sum(axis=1) / total)[prep.tie_rank]
     else:
         rank_pct, p_top = np.zeros((0, len(qs))), np.zeros(0)
+        counts = np.zeros((0, 0), dtype=np.int64)
 
     switch: tuple[SwitchingValue, ...] = ()
     if switching:
@@ -486,6 +509,7 @@ def sensitivity(
         p_top_k=frozen(p_top),
         p_selected=frozen(selected / total) if want_selection else None,
         switching=switch,
+        rank_counts=frozen(counts[prep.tie_rank]) if keep_rank_counts else None,
     )
 
 
@@ -617,7 +641,9 @@ def _interior_complete(prep: _Prepared, p: int) -> np.ndarray:
 
 def _top_k_side(
     lines: np.ndarray, prep: _Prepared, complete: np.ndarray, k: int, t0: float, direction: int
-) -> float:
+) -> tuple[float, int | None, int | None]:
+    """Distance ``u`` to the first crossing of a proposal inside the top k with one outside it, and that
+    pair (outside, inside) as proposal indices (``None`` when no crossing comes)."""
     inside = prep.base_order[:k]
     outside = prep.base_order[k:]
     c_in = complete[inside][:, None]
@@ -627,7 +653,25 @@ def _top_k_side(
     u = _first_negative(quad, lin, const)
     # a complete proposal is always listed above an incomplete one
     u = np.where(c_in == c_out, u, np.where(c_out, 0.0, np.inf))
-    return float(u.min()) if u.size else math.inf
+    if not u.size or not np.isfinite(u.min()):
+        return math.inf, None, None
+    first = float(u.min())
+    rows, cols = np.nonzero(u <= first + _CLOSE_CROSSINGS)
+    if rows.size == 1:
+        return first, int(outside[cols[0]]), int(inside[rows[0]])
+    # several crossings at once (or closer than the ends are exact): the listing just past the point says
+    # which proposal got in and which went out (the first of each in listing order, when several did)
+    room = (1.0 - t0 if direction > 0 else t0) - first  # never past 0 or 1
+    t = t0 + direction * (first + max(min(_PROBE_STEP, room / 2), 0.0))
+    weighted = 100.0 * (lines[:, 0] + lines[:, 1] * t) / (lines[:, 2] + lines[:, 3] * t)
+    listed, _ = listing_order(weighted, complete, prep.tie_rank)
+    was_in = set(inside.tolist())
+    now_in = set(listed[:k].tolist())
+    entering = [int(i) for i in listed[:k].tolist() if i not in was_in]
+    leaving = [int(i) for i in listed[k:].tolist() if i in was_in and i not in now_in]
+    if not entering or not leaving:
+        return first, int(outside[cols[0]]), int(inside[rows[0]])
+    return first, entering[0], leaving[0]
 
 
 def _state_equal(x: tuple[np.ndarray, ...], y: tuple[np.ndarray, ...]) -> bool:
@@ -844,10 +888,15 @@ def switching_values(
             continue
         complete = _interior_complete(prep, p)
         top: Interval | None = None
+        rising = falling = None
         if 0 < top_k < n_p:
-            up = _top_k_side(lines, prep, complete, top_k, t0, +1)
-            down = _top_k_side(lines, prep, complete, top_k, t0, -1)
+            up, up_in, up_out = _top_k_side(lines, prep, complete, top_k, t0, +1)
+            down, down_in, down_out = _top_k_side(lines, prep, complete, top_k, t0, -1)
             top = _interval(t0, down, up, True)
+            if up_in is not None and top.high < 1.0:
+                rising = Overtaking(top.high, up_in, up_out)
+            if down_in is not None and top.low > 0.0:
+                falling = Overtaking(top.low, down_in, down_out)
         else:
             top = Interval(0.0, 1.0)
         sel: Interval | None = None
@@ -855,5 +904,5 @@ def switching_values(
             up, exact_up = _selection_side(lines, prep, complete, base, t0, +1, 1.0 - t0, max_events)
             down, exact_down = _selection_side(lines, prep, complete, base, t0, -1, t0, max_events)
             sel = _interval(t0, down, up, exact_up and exact_down)
-        out.append(SwitchingValue(p + 1, t0, top, sel))
+        out.append(SwitchingValue(p + 1, t0, top, sel, rising, falling))
     return out

@@ -15,7 +15,8 @@ from app.submissions.schemas import SubmissionCreate, SubmissionOut, SubmissionS
 from app.types import Id
 
 router = APIRouter(tags=["submissions"])
-MEDIA = {"csv": CSV, "xlsx": XLSX}
+PDF = "application/pdf"
+MEDIA = {"csv": CSV, "xlsx": XLSX, "pdf": PDF}
 
 
 def summary(s: Submission) -> SubmissionSummary:
@@ -87,7 +88,8 @@ def verify(submission_id: Id, session: SessionDep, user: CurrentUser) -> Verific
 
 
 def download(request: Request, session, user, submission_id: int, fmt: str) -> Response:
-    """A submission's ranking with its Selected column as a file; the download is audited once built."""
+    """A submission's ranking with its Selected column as a file, or its board pack (PDF); the download is
+    audited once built."""
     s = service.get_submission(session, user, submission_id)
     content = service.file_bytes(session, s, fmt)
     audit_export(request, user, "submission", "submission", s.id, format=fmt)
@@ -96,11 +98,25 @@ def download(request: Request, session, user, submission_id: int, fmt: str) -> R
 
 @router.get(
     "/submissions/{submission_id:int}.{fmt}",
-    summary="A submission's ranking (with Selected) as CSV or XLSX",
+    summary="A submission's ranking (with Selected) as CSV or XLSX, or its board pack as PDF",
+    description="`.csv` and `.xlsx`: the frozen ranking with a Selected column. `.pdf`: the board pack, "
+    "typeset from the submission's frozen record alone (cover, summary, ranked list, charts, a page per "
+    "funded proposal, method annex); its metadata and every page's footer carry the content_sha256, and "
+    "`serr verify-submission ID --pdf FILE` checks a pack in hand against the record. The same submission "
+    "always gives the same PDF.",
     response_class=Response,
-    responses={200: {"content": {CSV: {}, XLSX: {}}}},
+    responses={
+        200: {
+            "description": "The file, as an attachment",
+            "content": {CSV: {}, XLSX: {}, PDF: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
 )
 def submission_file(
-    submission_id: Id, fmt: Literal["csv", "xlsx"], request: Request, session: SessionDep, user: CurrentUser
+    submission_id: Id,
+    fmt: Literal["csv", "xlsx", "pdf"],
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
 ) -> Response:
     return download(request, session, user, submission_id, fmt)

@@ -259,10 +259,19 @@ def rows_with_selected(sub: Submission) -> list[dict[str, Any]]:
     ]
 
 
+def issuer_label(session: Session, sub: Submission) -> str:
+    issuer = session.get(User, sub.created_by_id) if sub.created_by_id else None
+    return f"{issuer.full_name} <{issuer.email}>" if issuer else ""
+
+
 def file_bytes(session: Session, sub: Submission, fmt: str) -> bytes:
-    """The submission's ranking, with a Selected column, as CSV or XLSX."""
+    """The submission's ranking, with a Selected column, as CSV or XLSX; or its board pack as PDF."""
     from app.rankings import exports
 
+    if fmt == "pdf":
+        from app.pack.service import build
+
+        return build(sub, issuer_label(session, sub))
     if fmt == "csv":
         return exports.to_csv(rows_with_selected(sub), SELECTED_COLUMN)
     issuer = session.get(User, sub.created_by_id) if sub.created_by_id else None

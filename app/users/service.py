@@ -232,6 +232,13 @@ def create_personal_token(
 ) -> tuple[ApiToken, str]:
     """A personal token for ``user``, asked for with the bearer token ``via``."""
     require_fresh_sign_in(settings, via)
+    return issue_personal_token(session, settings, user, data)
+
+
+def issue_personal_token(
+    session: Session, settings: Settings, user: User, data: TokenCreate
+) -> tuple[ApiToken, str]:
+    """A personal token for ``user``, who has just proved a fresh sign-in (API or web); audited."""
     days = data.expires_in_days or settings.personal_token_days_default
     if days > settings.personal_token_days_max:
         raise ValidationFailed(

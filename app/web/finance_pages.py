@@ -15,9 +15,9 @@ from app.errors import NotFound, ServiceError
 from app.models import Cycle, Role, Weighting
 from app.rankings import cache as ranking_cache
 from app.rankings import service as rankings
-from app.rankings.endpoints import MEDIA, ranking_download
+from app.rankings.endpoints import ranking_download
 from app.submissions import service as submissions
-from app.submissions.endpoints import download
+from app.submissions.endpoints import MEDIA, download
 from app.submissions.schemas import SelectionSpec, SubmissionCreate
 from app.web.charts import profile_bars, ranking_bars
 from app.web.forms import Fields, FormError, errors_from, form_int, path_id, query_int, query_page, text

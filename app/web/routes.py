@@ -2,10 +2,27 @@
 
 from fastapi import FastAPI
 
-from app.web import admin_pages, auth_pages, finance_pages, panel_pages, proposal_pages, render, scoring_pages
+from app.web import (
+    account_pages,
+    admin_pages,
+    auth_pages,
+    finance_pages,
+    panel_pages,
+    proposal_pages,
+    render,
+    scoring_pages,
+)
 
 
 def install(app: FastAPI) -> None:
     render.install(app)
-    for module in (auth_pages, proposal_pages, scoring_pages, panel_pages, finance_pages, admin_pages):
+    for module in (
+        auth_pages,
+        proposal_pages,
+        scoring_pages,
+        panel_pages,
+        finance_pages,
+        admin_pages,
+        account_pages,
+    ):
         app.include_router(module.router)

@@ -115,6 +115,7 @@ def world(app, client, factory, admin):
     )
     assert r.status_code == 201, r.text
     r = client.post(f"{API}/cycles/{scoring['id']}/transition", json={"to": "scoring"}, headers=admin.headers)
+    token = client.post(f"{API}/users/me/tokens", headers=admin.headers, json={"name": "walk"}).json()
     assert r.status_code == 200, r.text
     card = [{"principle": p, "score": 3, "rationale": "Reasoned."} for p in range(1, 13)]
     r = client.put(
@@ -144,6 +145,7 @@ def world(app, client, factory, admin):
         to_withdraw=to_withdraw,
         scored=scored,
         panel=panel,
+        token=token,
     )
 
 
@@ -170,6 +172,9 @@ def form_pages(w) -> dict[str, list[tuple[str, str]]]:
         "/admin/users": [("admin", "/admin")],
         "/admin/cycles": [("admin", "/admin")],
         "/admin/cycles/{cycle_id}/transition": [("admin", "/admin")],
+        "/account/password": [("scorer", "/account")],
+        "/account/tokens": [("scorer", "/account")],
+        "/account/tokens/{token_id}/revoke": [("admin", f"/account/tokens/{w['token']['id']}/revoke")],
     }
 
 
@@ -247,6 +252,7 @@ def test_page_addresses_with_malformed_numbers_are_4xx(app, world):
         "cycle_id": world["scoring"]["id"],
         "weighting_id": 1,
         "submission_id": 1,
+        "token_id": world["token"]["id"],
         "fmt": "csv",
     }
     failures = []

@@ -172,6 +172,16 @@ WEB: dict[tuple[str, str], Api | Rule | str] = {
     ("POST", "/admin/cycles/{cycle_id}/transition"): Api(
         "POST", "/cycles/{cycle_id}/transition", only=frozenset({"admin"}), form={"to": "moderation"}
     ),
+    # Each user's own account: the token rows are the admin's token, so another role gets 404 there.
+    ("GET", "/account"): Rule(SIGNED_IN),
+    ("GET", "/account/tokens/{token_id}/revoke"): Api("DELETE", "/users/me/tokens/{token_id}"),
+    ("POST", "/account/password"): Api(
+        "POST",
+        "/users/me/password",
+        form={"current_password": "not it", "new_password": "x", "confirm_password": "x"},
+    ),
+    ("POST", "/account/tokens"): Api("POST", "/users/me/tokens", form={"name": "web {role}"}),
+    ("POST", "/account/tokens/{token_id}/revoke"): Api("DELETE", "/users/me/tokens/{token_id}"),
     ("POST", "/logout"): Rule(SIGNED_IN),
 }
 

@@ -105,9 +105,12 @@ def test_statistics_match_rank_and_greedy_draw_by_draw(variant):
         problem=problem,
         chunk_elements=700,
         switching=False,
+        keep_rank_counts=True,
         **kw,
     )
     pct, top, sel = reference(scores, w, 300, 30.0, 9, 7, problem, **kw)
+    ranks = np.stack([rank(scores, d, **kw).rank for d in dirichlet_weights(w, 300, 30.0, 9)])
+    assert np.array_equal(got.rank_counts, [np.bincount(r - 1, minlength=n) for r in ranks.T])
     assert np.array_equal(got.rank_percentiles, pct)
     assert np.array_equal(got.p_top_k, top)
     assert np.allclose(got.p_selected, sel, atol=1e-15)
@@ -225,6 +228,16 @@ def probe(sv, w, p, k, scores, na, net, problem):
             assert any(state(low - min(d, low / 2)) != base for d in steps)
         if high < 1:
             assert any(state(high + min(d, (1 - high) / 2)) != base for d in steps)
+    # the overtaking named at each end of the top-k interval: just past it, that one is in and the other out
+    top = probes[0][1]
+    for end, overtaking, sign in ((sv.top_k.high, sv.top_k_rising, 1), (sv.top_k.low, sv.top_k_falling, -1)):
+        if (end >= 1) if sign > 0 else (end <= 0):
+            assert overtaking is None
+            continue
+        assert overtaking is not None and overtaking.weight == end
+        assert overtaking.leaves in top(w[p]) and overtaking.enters not in top(w[p])
+        past = [top(end + sign * min(d, (1 - end) / 2 if sign > 0 else end / 2)) for d in steps]
+        assert any(overtaking.enters in s and overtaking.leaves not in s for s in past)
     return len(probes)
 
 
