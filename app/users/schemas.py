@@ -13,6 +13,8 @@ PASSWORD_DESCRIPTION = (
     f"{passwords.MIN_LENGTH} to {passwords.MAX_LENGTH} characters, any characters (spaces too, kept as "
     "typed), not in the bundled list of common and breached passwords and not containing the email's name."
 )
+# The length in the OpenAPI schema; the check itself (with its plain-English message) is passwords.check.
+PASSWORD_LENGTH = {"minLength": passwords.MIN_LENGTH, "maxLength": passwords.MAX_LENGTH}
 
 
 def _password_rule(value: str) -> str:
@@ -29,7 +31,7 @@ class UserCreate(BaseModel):
 
     email: Annotated[EmailStr, AfterValidator(single_line)]
     full_name: SingleLine = Field(min_length=1, max_length=200)
-    password: str = Field(description=PASSWORD_DESCRIPTION)
+    password: str = Field(description=PASSWORD_DESCRIPTION, json_schema_extra=PASSWORD_LENGTH)
     roles: list[Role] = Field(min_length=1)
 
     _roles = field_validator("roles")(_roles_rule)
@@ -46,7 +48,9 @@ class UserUpdate(BaseModel):
     version: Version | None = Field(None, description="The version you read; a stale one gets 409.")
     full_name: SingleLine | None = Field(None, min_length=1, max_length=200)
     password: str | None = Field(
-        None, description=f"A new password ({PASSWORD_DESCRIPTION}); signs the user out everywhere."
+        None,
+        description=f"A new password; it signs the user out everywhere. {PASSWORD_DESCRIPTION}",
+        json_schema_extra=PASSWORD_LENGTH,
     )
     roles: list[Role] | None = Field(None, min_length=1)
     is_active: bool | None = None
@@ -68,7 +72,7 @@ class PasswordChange(BaseModel):
     current_password: str = Field(
         max_length=1000, description="Your password now; a wrong one is refused and recorded."
     )
-    new_password: str = Field(description=PASSWORD_DESCRIPTION)
+    new_password: str = Field(description=PASSWORD_DESCRIPTION, json_schema_extra=PASSWORD_LENGTH)
 
     _pw = field_validator("new_password")(_password_rule)
 

@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
 from app.audit.service import record
+from app.config import Settings
 from app.deps import SessionDep, SettingsDep
 from app.errors import NotAuthenticated
 from app.models import Panel, Proposal, Role
@@ -21,13 +22,18 @@ router = APIRouter(include_in_schema=False)
 LOGIN_CSRF = "serr_login_csrf"
 
 
+def login_csrf_cookie(settings: Settings) -> str:
+    """The sign-in form's token cookie: ``__Host-`` prefixed when cookies are Secure, as the session's is."""
+    return f"__Host-{LOGIN_CSRF}" if settings.secure_cookies else LOGIN_CSRF
+
+
 def _safe_next(value: str) -> str:
     return value if value.startswith("/") and not value.startswith("//") else "/"
 
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, settings: SettingsDep, next: str = "/", expired: int = 0) -> HTMLResponse:
-    token = request.cookies.get(LOGIN_CSRF) or secrets.token_urlsafe(24)
+    token = request.cookies.get(login_csrf_cookie(settings)) or secrets.token_urlsafe(24)
     response = render(
         request,
         "login.html",
@@ -39,7 +45,12 @@ def login_page(request: Request, settings: SettingsDep, next: str = "/", expired
         title="Sign in",
     )
     response.set_cookie(
-        LOGIN_CSRF, token, httponly=True, samesite="strict", secure=settings.secure_cookies, path="/login"
+        login_csrf_cookie(settings),
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=settings.secure_cookies,
+        path="/",  # a __Host- cookie must have Path=/
     )
     return response
 
@@ -47,7 +58,7 @@ def login_page(request: Request, settings: SettingsDep, next: str = "/", expired
 @router.post("/login", response_class=HTMLResponse)
 def login(request: Request, settings: SettingsDep, form=Depends(form_data)):
     email, nxt = text(form, "email"), _safe_next(text(form, "next") or "/")
-    cookie_token = request.cookies.get(LOGIN_CSRF) or ""
+    cookie_token = request.cookies.get(login_csrf_cookie(settings)) or ""
     if not cookie_token or not same_token(text(form, "csrf_token"), cookie_token):
         return render(
             request,
@@ -86,7 +97,7 @@ def login(request: Request, settings: SettingsDep, form=Depends(form_data)):
         )
     response = RedirectResponse(nxt, status_code=303)
     websession.set_cookie(response, settings, secret)
-    response.delete_cookie(LOGIN_CSRF, path="/login")
+    response.delete_cookie(login_csrf_cookie(settings), path="/", secure=settings.secure_cookies)
     return response
 
 

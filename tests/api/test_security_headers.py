@@ -137,7 +137,9 @@ def test_hsts_and_host_prefixed_cookie_in_production(database_url):
             r = c.get("/healthz")
             assert r.headers["strict-transport-security"] == "max-age=63072000; includeSubDomains"
             login = c.get("/login")
-            assert "Secure" in login.headers["set-cookie"]
+            form_cookie = [a.strip().lower() for a in login.headers["set-cookie"].split(";")]
+            assert form_cookie[0].startswith("__host-serr_login_csrf=")
+            assert "secure" in form_cookie and "path=/" in form_cookie
             from tests.conftest import Factory
 
             user = Factory(app.state.db, settings, c).user("proposer")
