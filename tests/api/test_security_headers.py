@@ -244,6 +244,28 @@ def test_sign_out_is_audited_with_its_outcome(client, factory, db, via):
     assert event.client_address == "testclient"
 
 
+def test_cross_origin_reads_only_from_the_configured_origins(database_url, client, admin):
+    """No CORS at all by default; with SERR_CORS_ORIGINS, exactly those origins and never credentials."""
+    r = client.get(f"{API_PREFIX}/principles", headers={**admin.headers, "Origin": "https://evil.example"})
+    assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
+    app = create_app(make_settings(database_url, cors_origins=["https://reports.example.org"]))
+    try:
+        with TestClient(app) as c:
+            asked = {
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "authorization",
+            }
+            ok = c.options(
+                f"{API_PREFIX}/principles", headers={"Origin": "https://reports.example.org", **asked}
+            )
+            assert ok.headers["access-control-allow-origin"] == "https://reports.example.org"
+            assert "access-control-allow-credentials" not in ok.headers
+            other = c.options(f"{API_PREFIX}/principles", headers={"Origin": "https://evil.example", **asked})
+            assert other.status_code == 400 and "access-control-allow-origin" not in other.headers
+    finally:
+        app.state.db.dispose()
+
+
 def test_no_trace_method_and_no_directory_listing(client):
     assert client.request("TRACE", "/").status_code == 405
     assert client.request("TRACE", f"{API_PREFIX}/principles").status_code == 405
