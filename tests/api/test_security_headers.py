@@ -4,11 +4,12 @@ and end, the favicon, and no inline script or style anywhere in the pages."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.errors import PROBLEM_JSON
 from app.main import API_PREFIX, create_app
@@ -189,6 +190,25 @@ def test_session_id_rotates_at_sign_in(client, factory, db):
     client.cookies.set("serr_session", before)  # the session from before the sign-in ended server-side
     r = client.get("/", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+def test_a_session_in_use_still_ends_at_its_absolute_lifetime(client, factory, db):
+    user = factory.user("scorer")
+    sign_in(client, user.email)
+    with db.unit_of_work(write=False) as s:
+        row = s.scalars(select(WebSession).where(WebSession.user_id == user.id)).one()
+    assert row.expires_at - row.created_at == timedelta(hours=12)  # SERR_WEB_ABSOLUTE_HOURS's default
+    assert client.get("/", follow_redirects=False).status_code == 200
+    with db.unit_of_work() as s:  # twelve hours later, used a minute ago: still over
+        s.execute(
+            update(WebSession)
+            .where(WebSession.id == row.id)
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1), last_seen_at=datetime.now(UTC))
+        )
+    r = client.get("/", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/&expired=1"
+    with db.unit_of_work(write=False) as s:
+        assert s.get(WebSession, row.id) is None  # ended server-side, not just refused
 
 
 def _alive(client, cookie) -> bool:
