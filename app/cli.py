@@ -105,7 +105,8 @@ def cmd_create_user(args: argparse.Namespace) -> int:
         )
     except ValidationError as exc:
         for e in exc.errors():
-            print(f"serr: {'.'.join(map(str, e['loc']))}: {e['msg']}", file=sys.stderr)
+            message = str(e["msg"]).removeprefix("Value error, ")
+            print(f"serr: {'.'.join(map(str, e['loc']))}: {message}", file=sys.stderr)
         return 2
     db = Database.from_settings(settings)
     try:

@@ -82,6 +82,22 @@ def test_migrate_demo_check_and_create_user(empty_database_url):
         extra_env={"SERR_NEW_USER_PASSWORD": "short"},
     )
     assert r.returncode == 2 and "password" in r.stderr
+    r = serr(
+        url,
+        "create-user",
+        "--email",
+        "x@example.org",
+        "--name",
+        "X",
+        "--role",
+        "scorer",
+        extra_env={"SERR_NEW_USER_PASSWORD": "Password1234"},
+    )
+    assert r.returncode == 2
+    assert (
+        "serr: password: Choose a password that is harder to guess: this one is in a list of common"
+        in r.stderr
+    )
 
 
 def test_production_refuses_the_default_secret(database_url):
