@@ -45,6 +45,28 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = Field(
         None, description="Secure cookies; default: on outside development/test."
     )
+    # Sign-in throttling (app/auth/throttle.py): counted in the database, so every instance shares it.
+    throttle_window_minutes: int = Field(
+        15, ge=1, le=24 * 60, description="Failed sign-ins are counted over this window from the first."
+    )
+    throttle_backoff_after: int = Field(
+        5, ge=1, le=1000, description="From this many failures of an account, each next attempt waits."
+    )
+    throttle_backoff_max_seconds: int = Field(
+        60, ge=1, le=3600, description="The longest back-off wait (it doubles from 1 second)."
+    )
+    throttle_lock_after: int = Field(
+        10, ge=1, le=1000, description="This many failures of an account within the window lock it."
+    )
+    throttle_lock_minutes: int = Field(
+        15, ge=1, le=60, description="How long an account lock lasts (at most an hour; admins can lift it)."
+    )
+    throttle_address_lock_after: int = Field(
+        50, ge=1, le=100_000, description="This many failures from one address within the window lock it."
+    )
+    throttle_address_lock_minutes: int = Field(
+        15, ge=1, le=60, description="How long an address lock lasts (at most an hour; admins can lift it)."
+    )
 
     @model_validator(mode="after")
     def _fail_closed(self) -> Settings:

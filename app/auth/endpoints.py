@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
+from app.auth import locks, throttle
 from app.deps import CurrentToken, CurrentUser, SessionDep, SettingsDep
 from app.users import service
 from app.users.schemas import AccessToken
@@ -12,12 +13,21 @@ from app.users.schemas import AccessToken
 router = APIRouter(tags=["auth"])
 # Under the authenticated parent router.
 signed_in_router = APIRouter(tags=["auth"])
+signed_in_router.include_router(locks.router)  # admins see and lift sign-in locks
 
 
 @router.post(
     "/auth/token",
     response_model=AccessToken,
     summary="Sign in: OAuth2 password form (username = email) to a bearer access token",
+    description="Wrong email and wrong password get the same 401. Failed sign-ins are counted per account "
+    "and per client address on every instance: after a few, each next attempt must wait (1, 2, 4 … "
+    "seconds), then the account or address is locked for a while; meanwhile every attempt, even with "
+    "the right password, gets 429 with `Retry-After` (seconds) and is not checked.",
+    responses={
+        401: {"description": "Incorrect email or password"},
+        429: {"description": "Too many failed sign-ins: wait the `Retry-After` seconds"},
+    },
 )
 def issue_token(
     request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], settings: SettingsDep
@@ -25,9 +35,12 @@ def issue_token(
     # No request-wide unit of work: the password is checked with no transaction open, and only the
     # token and its audit record are written, in a short write of their own.
     db = request.app.state.db
-    checked = service.check_password(db, settings, form.username, form.password)
-    with db.unit_of_work(request_id=request.headers.get("x-request-id")) as session:
+    attempt = throttle.Attempt.of(request, form.username, "api")
+    with throttle.guard(db, settings, attempt):  # 429 before the check; a failure counted after it
+        checked = service.check_password(db, settings, form.username, form.password)
+    with db.unit_of_work(request_id=attempt.request_id, client_address=attempt.address) as session:
         token, expires_in = service.login(session, settings, checked)
+        throttle.succeeded(session, attempt)
     return AccessToken(access_token=token, expires_in=expires_in)
 
 

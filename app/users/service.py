@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app.audit.service import diff, record
 from app.auth import passwords
 from app.auth.security import hash_password, new_token, token_digest, verify_password
+from app.auth.throttle import SignInFailed
 from app.config import Settings
 from app.errors import (
     Conflict,
@@ -175,7 +176,9 @@ def check_password(db: Database, settings: Settings, email: str, password: str) 
             ).first()
     ok = verify_password(settings, row.password_hash if row else None, password)
     if not ok or row is None or not row.is_active:
-        raise NotAuthenticated("Incorrect email or password.")
+        # The same answer whatever went wrong; the reason is for the audit trail (app/auth/throttle.py).
+        reason = "unknown account" if row is None else "wrong password" if not ok else "inactive account"
+        raise SignInFailed(reason, row.id if row else None)
     return PasswordChecked(row.id, row.password_hash)
 
 
@@ -193,7 +196,7 @@ def login(session: Session, settings: Settings, checked: PasswordChecked) -> tup
     user = signed_in_user(session, checked)
     lifetime = timedelta(minutes=settings.access_token_minutes)
     token = _issue(session, settings, user, "access", "sign-in", lifetime)[1]
-    record(session, user, "auth.login", "user", user.id)
+    record(session, user, "auth.login", "user", user.id, outcome="success")
     return token, int(lifetime.total_seconds())
 
 

@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
 from app.audit.service import record
+from app.auth import throttle
 from app.config import Settings
 from app.deps import SessionDep, SettingsDep
 from app.errors import NotAuthenticated
@@ -74,15 +75,32 @@ def login(request: Request, settings: SettingsDep, form=Depends(form_data)):
     # No request-wide unit of work: the password is checked with no transaction open, then the web
     # session and its audit record are written in a short write of their own.
     db = request.app.state.db
+    attempt = throttle.Attempt.of(request, email, "web")
     try:
-        checked = check_password(db, settings, email, str(form.get("password") or ""))
-        with db.unit_of_work(request_id=request.headers.get("x-request-id")) as session:
+        with throttle.guard(db, settings, attempt):  # 429 before the check; a failure counted after it
+            checked = check_password(db, settings, email, str(form.get("password") or ""))
+        with db.unit_of_work(request_id=attempt.request_id, client_address=attempt.address) as session:
             user = signed_in_user(session, checked)
             # A new session id at every sign-in: a session this browser already had (perhaps one planted
             # by someone else) is ended, never carried over.
             websession.end(session, settings, websession.cookie_of(request, settings))
             secret, _ = websession.start(session, settings, user)
-            record(session, user, "auth.web_login", "user", user.id)
+            record(session, user, "auth.web_login", "user", user.id, outcome="success")
+            throttle.succeeded(session, attempt)
+    except throttle.TooManySignIns as exc:
+        response = render(
+            request,
+            "login.html",
+            status=429,
+            next=nxt,
+            expired=False,
+            csrf=cookie_token,
+            email=email,
+            title="Sign in",
+            errors={"_form": exc.detail},
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except NotAuthenticated:
         return render(
             request,

@@ -7,6 +7,7 @@ from app.web import (
     admin_pages,
     auth_pages,
     finance_pages,
+    lock_pages,
     panel_pages,
     proposal_pages,
     render,
@@ -23,6 +24,7 @@ def install(app: FastAPI) -> None:
         panel_pages,
         finance_pages,
         admin_pages,
+        lock_pages,
         account_pages,
     ):
         app.include_router(module.router)

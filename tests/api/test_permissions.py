@@ -86,6 +86,9 @@ MATRIX = {
     ("GET", "/submissions/{submission_id}/verify"): (READERS, None),
     ("GET", "/submissions/{submission_id}.{fmt}"): (READERS, None),
     ("GET", "/audit"): ({"admin"}, None),
+    ("GET", "/auth/locks"): ({"admin"}, None),
+    # Nothing is locked: an admin gets past authorisation (404) and nothing changes.
+    ("DELETE", "/auth/locks/{scope}/{key}"): ({"admin"}, None),
     ("POST", "/proposals/{proposal_id}/scorecards/{scorecard_id}/reopen"): (MANAGERS, {"reason": "Matrix"}),
     ("POST", "/proposals/{proposal_id}/withdraw"): (MANAGERS, {"reason": "Matrix"}),
     ("POST", "/proposals/{proposal_id}/conflicts"): (STAFF, {"type": "other", "reason": "Matrix check"}),
@@ -145,6 +148,8 @@ def world(client, factory, admin):
         "submission_id": sub["id"],
         "weighting_id": weighting["items"][0]["id"],
         "token_id": token["id"],
+        "scope": "account",
+        "key": "nobody@example.org",
         "user_id": actors["proposer"].id,
         "number": 7,
         "fmt": "csv",

@@ -170,6 +170,7 @@ def form_pages(w) -> dict[str, list[tuple[str, str]]]:
         "/weightings/{weighting_id}/default": [("admin", f"/weightings?cycle_id={s}")],
         "/submissions": [("finance", f"/submissions?cycle_id={m}"), ("admin", f"/submissions?cycle_id={s}")],
         "/admin/users": [("admin", "/admin")],
+        "/admin/locks/lift": [("admin", "/admin/locks")],
         "/admin/cycles": [("admin", "/admin")],
         "/admin/cycles/{cycle_id}/transition": [("admin", "/admin")],
         "/account/password": [("scorer", "/account")],

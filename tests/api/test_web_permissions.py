@@ -88,6 +88,7 @@ WEB: dict[tuple[str, str], Api | Rule | str] = {
     ("GET", "/submissions"): Api("GET", "/cycles/{cycle_id}/submissions", query="cycle_id={cycle_id}"),
     ("GET", "/submissions/{submission_id}/download.{fmt}"): Api("GET", "/submissions/{submission_id}.{fmt}"),
     ("GET", "/admin"): Api("GET", "/users"),
+    ("GET", "/admin/locks"): Api("GET", "/auth/locks"),
     ("POST", "/proposals/new"): Api(
         "POST",
         "/proposals",
@@ -155,6 +156,9 @@ WEB: dict[tuple[str, str], Api | Rule | str] = {
             "password": "0123456789ab",
             "roles": "scorer",
         },
+    ),
+    ("POST", "/admin/locks/lift"): Api(
+        "DELETE", "/auth/locks/{scope}/{key}", form={"scope": "account", "key": "nobody@example.org"}
     ),
     # The web admin page is for admins; chairs create and move cycles through the API only.
     ("POST", "/admin/cycles"): Api(
