@@ -4,16 +4,20 @@ Everything printed comes from the stored document (``Submission.content``: input
 results) and the columns beside it (who issued it and when, superseded or not). The figures the pack's
 verification reads back (:mod:`app.pack.verify`) are built here once, by :func:`table_rows`.
 
-The document is Typst (``app/web/templates/pack/board_pack.typ``) compiled in-process by the ``typst``
-package with its own embedded fonts only (no system fonts, no network). The data goes in as one JSON
-value (``sys.inputs.pack``) and is printed as text, never read as markup. The creation date is the
-submission's issue time, so the same submission always gives the same bytes.
+The document is Typst (``app/web/templates/pack/board_pack.typ``) compiled by the ``typst`` package in a
+child process (``typeset.py``: the compiler's caches never stay in the service) with its own embedded
+fonts only (no system fonts, no network). The data goes in as one JSON value (``sys.inputs.pack``) and is
+printed as text, never read as markup. The creation date is the submission's issue time, so the same
+submission always gives the same bytes.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -462,21 +466,27 @@ def pack_data(sub: Submission, issued_by: str) -> dict[str, Any]:
     }
 
 
+TYPESET = Path(__file__).resolve().parent / "typeset.py"
+TYPESET_TIMEOUT_S = 120
+
+
+class TypesetError(RuntimeError):
+    """The typesetter failed: a fault in the template or the data given to it, never the user's input."""
+
+
 def compile_pack(data: dict[str, Any]) -> bytes:
-    """Typeset the pack. Only the fonts embedded in the typst package are used, whatever the machine has."""
-    import typst
-
-    created = data["date"]
-    from datetime import UTC, datetime
-
-    stamp = datetime(*created, tzinfo=UTC)
-    compiler = typst.Compiler(ignore_system_fonts=True)
-    return compiler.compile(
-        input=TEMPLATE.read_bytes(),
-        format="pdf",
-        sys_inputs={"pack": json.dumps(data, ensure_ascii=False, sort_keys=True)},
-        timestamp=stamp,
+    """Typeset the pack in a child process (see ``typeset.py``), dated by the submission's issue time."""
+    stamp = int(datetime(*data["date"], tzinfo=UTC).timestamp())
+    done = subprocess.run(
+        [sys.executable, str(TYPESET), str(TEMPLATE), str(stamp)],
+        input=json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8"),
+        capture_output=True,
+        timeout=TYPESET_TIMEOUT_S,
+        check=False,
     )
+    if done.returncode != 0 or not done.stdout.startswith(b"%PDF-"):
+        raise TypesetError(done.stderr.decode("utf-8", "replace").strip() or "the typesetter gave no PDF")
+    return done.stdout
 
 
 def build(sub: Submission, issued_by: str) -> bytes:

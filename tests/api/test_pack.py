@@ -17,12 +17,13 @@ from types import SimpleNamespace
 import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfReader, PdfWriter
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.main import create_app
 from tests.conftest import IN_CI, make_settings
 
 API = "/api/v1"
+ISSUED = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
 SCREENSHOTS = Path(__file__).resolve().parent.parent.parent / "screenshots" / "pack"
 
 
@@ -43,6 +44,7 @@ def demo(sqlite_template, tmp_path_factory):
     """The demo cycle in moderation with two submissions (different weightings); the first one's pack
     downloaded twice and the second one's once."""
     from app.demo import load_demo
+    from app.models import Submission
 
     path = tmp_path_factory.mktemp("pack") / "serr.db"
     shutil.copyfile(sqlite_template, path)
@@ -71,6 +73,9 @@ def demo(sqlite_template, tmp_path_factory):
             )
             assert r.status_code == 201, r.text
             ids.append(r.json()["id"])
+        # a fixed issue time, so that the pages saved for review do not change from run to run
+        with app.state.db.unit_of_work() as session:
+            session.execute(update(Submission).where(Submission.id.in_(ids)).values(created_at=ISSUED))
         sub = c.get(f"{API}/submissions/{ids[0]}", headers=admin).json()
         downloads = [c.get(f"{API}/submissions/{ids[0]}.pdf", headers=finance) for _ in range(2)]
         other = c.get(f"{API}/submissions/{ids[1]}.pdf", headers=finance)
