@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_scoring.py
 	$(BIN)/python bench/bench_rank_intervals.py
 	$(BIN)/python bench/bench_pages.py
+	$(BIN)/python bench/bench_pack.py
 	$(BIN)/python bench/bench_service.py $(BENCH_ARGS)
 
 clean:
