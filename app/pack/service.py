@@ -116,7 +116,8 @@ def table_rows(content: dict[str, Any]) -> list[dict[str, Any]]:
             {
                 "rank": str(it["rank"]),
                 "reference": it["reference"],
-                "title": it["title"],
+                "title": it["title"]
+                + (f" (below quorum: {it['coverage_text']})" if it.get("below_quorum") else ""),
                 "capability": it["capability"],
                 "figures": figures,
             }
@@ -351,7 +352,8 @@ def _funded_pages(content: dict[str, Any], a: Arrays | None, agree: Any) -> list
                 "rank": str(it["rank"]),
                 "score": score_text(it["weighted_score"]),
                 "interval": interval_text(it.get("rank_interval")),
-                "coverage": it.get("coverage_text") or DASH,
+                "coverage": (it.get("coverage_text") or DASH)
+                + (", below quorum (included by this submission)" if it.get("below_quorum") else ""),
                 "max_spread": one_decimal(it.get("max_spread")),
                 "totals": {
                     "cost": pounds(it["total_cost"]),
