@@ -319,3 +319,38 @@ def test_pdf_endpoint_and_page_download(client, factory, admin, db):
     op = client.get("/openapi.json").json()["paths"]["/api/v1/submissions/{submission_id}.{fmt}"]["get"]
     assert "application/pdf" in op["responses"]["200"]["content"]
     assert "board pack" in op["summary"] and "verify-submission" in op["description"]
+
+
+def test_a_long_ranked_list_repeats_its_header_on_every_page(demo):
+    """The demo's ranking three times over (new ids and references): the ranked list runs over several
+    landscape pages, each starting with the header row, and the pack still verifies."""
+    from app.models import Submission
+    from app.pack.service import build
+    from app.pack.verify import check_pack
+
+    content = json.loads(json.dumps(demo.sub["content"]))
+    ranking, proposals = content["results"]["ranking"], content["inputs"]["proposals"]
+    by_id = {p["id"]: p for p in proposals}
+    for copy in (1, 2):
+        for it in list(ranking[: len(ranking)]):
+            if it["proposal_id"] >= 1000:
+                continue
+            pid = it["proposal_id"] + 1000 * copy
+            ref = f"{it['reference']}-{copy}"
+            ranking.append({**it, "proposal_id": pid, "reference": ref, "rank": it["rank"] + 100 * copy})
+            proposals.append({**by_id[it["proposal_id"]], "id": pid, "reference": ref})
+    sub = Submission(
+        id=demo.sub["id"],
+        content=content,
+        content_sha256="f" * 64,
+        created_at=datetime.fromisoformat(demo.sub["created_at"].replace("Z", "+00:00")),
+    )
+    pdf = build(sub, "")
+    pages = texts(pdf)
+    first = next(i for i, t in enumerate(pages) if "Ranked list" in t)
+    last = next(i for i, t in enumerate(pages) if "3. Charts" in t)
+    assert last - first >= 2
+    header = "Rank Reference Title Capability Score Interval Net 2022-23 Net 2023-24 Net 2024-25 Funded"
+    for text in pages[first:last]:
+        assert header in text.splitlines()[:4]
+    assert check_pack(sub, pdf) == []
