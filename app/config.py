@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     sensitivity_max_samples: int = Field(20_000, ge=100)
     web_idle_minutes: int = Field(30, ge=1, description="Web sign-in ends after this long without a request.")
     web_absolute_hours: int = Field(12, ge=1, description="Web sign-in ends this long after signing in.")
+    mfa_required_roles: list[Literal["admin", "chair", "scorer", "finance", "proposer"]] | None = Field(
+        None,
+        description="Roles that must sign in with a second factor (TOTP); default: admin and finance in "
+        "production, none in development and test.",
+    )
     cookie_secure: bool | None = Field(
         None, description="Secure cookies; default: on outside development/test."
     )
@@ -82,6 +87,12 @@ class Settings(BaseSettings):
         if self.cookie_secure is not None:
             return self.cookie_secure
         return self.environment == "production"
+
+    @property
+    def roles_needing_mfa(self) -> frozenset[str]:
+        if self.mfa_required_roles is not None:
+            return frozenset(self.mfa_required_roles)
+        return frozenset({"admin", "finance"}) if self.environment == "production" else frozenset()
 
     @property
     def is_sqlite(self) -> bool:

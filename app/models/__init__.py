@@ -4,6 +4,7 @@ from app.models.audit import AuditEvent
 from app.models.base import Base
 from app.models.cycle import Cycle, CycleStatus, CycleYear, NotApplicablePolicy
 from app.models.idempotency import IdempotencyKey
+from app.models.mfa import MfaChallenge, MfaRecoveryCode, UserMfa
 from app.models.panel import CONFLICT_TYPES, Conflict, Panel, PanelMember, PanelProposal
 from app.models.principle import Principle
 from app.models.proposal import (
@@ -24,6 +25,9 @@ from app.models.weighting import WEIGHTING_METHODS, Weighting
 __all__ = [
     "AuthThrottle",
     "IdempotencyKey",
+    "MfaChallenge",
+    "MfaRecoveryCode",
+    "UserMfa",
     "WebSession",
     "Submission",
     "WEIGHTING_METHODS",

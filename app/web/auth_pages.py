@@ -14,12 +14,14 @@ from app.errors import NotAuthenticated
 from app.models import Panel, Proposal, Role
 from app.scorecards.service import allocation
 from app.users.service import check_password, signed_in_user
+from app.web import mfa_pages
 from app.web import session as websession
 from app.web.forms import text
 from app.web.render import render
 from app.web.session import WebUser, checked_form, form_data, same_token
 
 router = APIRouter(include_in_schema=False)
+router.include_router(mfa_pages.router)  # the second factor's steps of sign-in, and its account page
 LOGIN_CSRF = "serr_login_csrf"
 
 
@@ -84,6 +86,8 @@ def login(request: Request, settings: SettingsDep, form=Depends(form_data)):
             # A new session id at every sign-in: a session this browser already had (perhaps one planted
             # by someone else) is ended, never carried over.
             websession.end(session, settings, websession.cookie_of(request, settings))
+            if mfa_pages.needs_second_step(session, settings, user):  # the session starts after the code
+                return mfa_pages.second_step(request, session, settings, user, nxt)
             secret, _ = websession.start(session, settings, user)
             record(session, user, "auth.web_login", "user", user.id, outcome="success")
             throttle.succeeded(session, attempt)

@@ -93,6 +93,13 @@ MATRIX = {
     ("POST", "/proposals/{proposal_id}/withdraw"): (MANAGERS, {"reason": "Matrix"}),
     ("POST", "/proposals/{proposal_id}/conflicts"): (STAFF, {"type": "other", "reason": "Matrix check"}),
     ("POST", "/cycles/{cycle_id}/transition"): (MANAGERS, {"to": "moderation"}),
+    # One's own second factor: a wrong code (422) or none set up (409) changes nothing but the audit trail.
+    ("GET", "/users/me/mfa"): (ANY, None),
+    ("POST", "/users/me/mfa"): (ANY, None),
+    ("POST", "/users/me/mfa/confirm"): (ANY, {"code": "000000"}),
+    ("POST", "/users/me/mfa/recovery-codes"): (ANY, {"code": "000000"}),
+    ("POST", "/users/me/mfa/disable"): (ANY, {"code": "000000"}),
+    ("DELETE", "/users/{user_id}/mfa"): ({"admin"}, None),
     ("POST", "/auth/logout"): (ANY, None),
 }
 PUBLIC = {("POST", "/auth/token")}

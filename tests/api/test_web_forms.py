@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
+import pyotp
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
@@ -136,6 +137,21 @@ def world(app, client, factory, admin):
         c = TestClient(app, raise_server_exceptions=False)
         assert sign_in(c, actor.email).status_code == 303
         clients[role] = c
+    # Second factors: the chair is enrolling, finance is enrolled, and two sign-ins wait for their second
+    # step: a code (an enrolled scorer) and an enrolment (a proposer, while settings say the role needs one).
+    for actor in (chair, finance, scorers[1]):
+        secret = client.post(f"{API}/users/me/mfa", headers=actor.headers).json()["secret"]
+        if actor is not chair:
+            code = pyotp.TOTP(secret).now()
+            client.post(f"{API}/users/me/mfa/confirm", headers=actor.headers, json={"code": code})
+    for role, actor, step in (
+        ("mfa_code", scorers[1], "/login/mfa"),
+        ("mfa_enrol", proposer, "/login/mfa/enrol"),
+    ):
+        app.state.settings.mfa_required_roles = ["proposer"]
+        clients[role] = TestClient(app, raise_server_exceptions=False)
+        assert sign_in(clients[role], actor.email).headers["location"] == step
+        app.state.settings.mfa_required_roles = None
     return dict(
         clients=clients,
         open_cycle=open_cycle,
@@ -176,6 +192,12 @@ def form_pages(w) -> dict[str, list[tuple[str, str]]]:
         "/account/password": [("scorer", "/account")],
         "/account/tokens": [("scorer", "/account")],
         "/account/tokens/{token_id}/revoke": [("admin", f"/account/tokens/{w['token']['id']}/revoke")],
+        "/account/mfa/start": [("admin", "/account/mfa")],
+        "/account/mfa/confirm": [("chair", "/account/mfa")],
+        "/account/mfa/recovery-codes": [("finance", "/account/mfa")],
+        "/account/mfa/disable": [("finance", "/account/mfa")],
+        "/login/mfa": [("mfa_code", "/login/mfa")],
+        "/login/mfa/enrol": [("mfa_enrol", "/login/mfa/enrol")],
     }
 
 

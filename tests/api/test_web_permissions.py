@@ -186,6 +186,18 @@ WEB: dict[tuple[str, str], Api | Rule | str] = {
     ),
     ("POST", "/account/tokens"): Api("POST", "/users/me/tokens", form={"name": "web {role}"}),
     ("POST", "/account/tokens/{token_id}/revoke"): Api("DELETE", "/users/me/tokens/{token_id}"),
+    # One's own second factor; the sign-in steps after the password need a pending sign-in, not a session.
+    ("GET", "/login/mfa"): PUBLIC,
+    ("POST", "/login/mfa"): PUBLIC,
+    ("GET", "/login/mfa/enrol"): PUBLIC,
+    ("POST", "/login/mfa/enrol"): PUBLIC,
+    ("GET", "/account/mfa"): Api("GET", "/users/me/mfa"),
+    ("POST", "/account/mfa/start"): Api("POST", "/users/me/mfa"),
+    ("POST", "/account/mfa/confirm"): Api("POST", "/users/me/mfa/confirm", form={"code": "000000"}),
+    ("POST", "/account/mfa/recovery-codes"): Api(
+        "POST", "/users/me/mfa/recovery-codes", form={"code": "000000"}
+    ),
+    ("POST", "/account/mfa/disable"): Api("POST", "/users/me/mfa/disable", form={"code": "000000"}),
     ("POST", "/logout"): Rule(SIGNED_IN),
 }
 
