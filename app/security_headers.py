@@ -14,7 +14,6 @@ static file: one ASGI middleware, wrapped around the whole application (error pa
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Settings
@@ -104,34 +103,51 @@ def cacheable(path: str) -> bool:
 
 
 class SecurityHeaders:
-    """Adds the headers above to every HTTP response of the wrapped application."""
+    """Adds the headers above to every HTTP response of the wrapped application.
+
+    The header lines are encoded once, here; each response's own lines are read in one pass (its
+    Content-Type chooses the CSP; any line of the same name as one set here is replaced)."""
 
     def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
         self.app = app
-        self.hsts = hsts
+        common = [
+            ("X-Content-Type-Options", "nosniff"),
+            ("X-Frame-Options", "DENY"),
+            ("Referrer-Policy", "same-origin"),
+            ("Permissions-Policy", PERMISSIONS_POLICY),
+            ("Cross-Origin-Opener-Policy", "same-origin"),
+            ("Cross-Origin-Resource-Policy", "same-origin"),
+        ]
+        if hsts:
+            common.append(("Strict-Transport-Security", HSTS))
+        self.common = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in common]
+        self.no_store = (b"cache-control", b"no-store")
+        self.replaced = frozenset(k for k, _ in self.common) | {b"content-security-policy"}
+        self.replaced_no_store = self.replaced | {b"cache-control"}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
+        store = cacheable(path)
+        replaced = self.replaced if store else self.replaced_no_store
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["Content-Security-Policy"] = content_security_policy(
-                    path, headers.get("content-type", "")
-                )
-                headers["X-Content-Type-Options"] = "nosniff"
-                headers["X-Frame-Options"] = "DENY"
-                headers["Referrer-Policy"] = "same-origin"
-                headers["Permissions-Policy"] = PERMISSIONS_POLICY
-                headers["Cross-Origin-Opener-Policy"] = "same-origin"
-                headers["Cross-Origin-Resource-Policy"] = "same-origin"
-                if not cacheable(path):
-                    headers["Cache-Control"] = "no-store"
-                if self.hsts:
-                    headers["Strict-Transport-Security"] = HSTS
+                content_type, kept = "", []
+                for name, value in message.get("headers", ()):
+                    lower = name.lower()
+                    if lower == b"content-type":
+                        content_type = value.decode("latin-1")
+                    if lower not in replaced:
+                        kept.append((name, value))
+                csp = content_security_policy(path, content_type).encode("latin-1")
+                kept += self.common
+                kept.append((b"content-security-policy", csp))
+                if not store:
+                    kept.append(self.no_store)
+                message["headers"] = kept
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
