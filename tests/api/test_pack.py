@@ -203,23 +203,23 @@ def test_verify_submission_accepts_the_pack_and_rejects_others(demo, tmp_path, m
         content_sha256=demo.sub["content_sha256"],
         created_at=datetime.fromisoformat(demo.sub["created_at"].replace("Z", "+00:00")),
     )
+    tampered = tmp_path / "tampered.pdf"
+    tampered.write_bytes(build(doctored, "someone"))
+    code, _, err = run_verify(monkeypatch, capsys, demo.url, sid, "--pdf", str(tampered))
+    assert code == 1
+    assert err.count("FAILED") == 1
+    assert f"{first['reference']}: the ranked list does not show the frozen figures" in err
+
+    # the real pages with another hash written into the metadata
     from app.pack.verify import check_pack
 
     real_sub = Submission(
         id=demo.sub["id"], content=demo.sub["content"], content_sha256=demo.sub["content_sha256"]
     )
-    problems = check_pack(real_sub, build(doctored, "someone"))
-    assert len(problems) == 1
-    assert problems[0].startswith(f"{first['reference']}: the ranked list does not show the frozen figures")
-
-    # the real pages with another hash written into the metadata
     writer = PdfWriter(clone_from=io.BytesIO(demo.pdf))
     writer.add_metadata({"/Keywords": "content_sha256:" + "0" * 64})
     relabelled = io.BytesIO()
     writer.write(relabelled)
-    real_sub = Submission(
-        id=demo.sub["id"], content=demo.sub["content"], content_sha256=demo.sub["content_sha256"]
-    )
     assert any(
         "metadata carries content_sha256 000000" in p for p in check_pack(real_sub, relabelled.getvalue())
     )
