@@ -1,6 +1,6 @@
 """Check a board pack in hand against the submission it claims to come from.
 
-A pack passes when the hash in its metadata and in every page's footer is the submission's
+A pack passes when the hash in its metadata, on its cover and in every page's footer is the submission's
 ``content_sha256``, its footers number the pages ``page N of M`` truly, and every row of its ranked list
 shows the frozen record's figures (rank, reference, weighted score, rank interval, per-year net, funded)
 in order. The rows expected are built by :func:`app.pack.service.table_rows`, the same function that
@@ -75,6 +75,8 @@ def check_pack(sub: Submission, data: bytes) -> list[str]:
     problems: list[str] = []
     if expected not in info.get("Subject", ""):
         problems.append(f"the PDF's subject does not carry submission {sub.id}'s content_sha256")
+    if not pages or expected not in "".join(pages[0].split()):
+        problems.append("the cover does not show the submission's content_sha256 in full")
     total = len(pages)
     short = expected[:12]
     bad_footers = [
