@@ -199,9 +199,16 @@ def install_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else title
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"Nothing is found at {request.url.path}."
+        headers = getattr(exc, "headers", None)
         if exc.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}."
-        return problem(request, exc.status_code, title, detail, slug, headers=getattr(exc, "headers", None))
+            # Every method the path answers, not only those of the first route that matched it.
+            from app.openapi import allowed_methods
+
+            allowed = allowed_methods(request.app, request.url.path)
+            if allowed:
+                headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+        return problem(request, exc.status_code, title, detail, slug, headers=headers)
 
     @app.exception_handler(ScoringInputError)
     async def _scoring_input(request: Request, exc: ScoringInputError):

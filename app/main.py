@@ -21,6 +21,7 @@ from app.health import router as health_router
 from app.idempotency import HEADER as IDEMPOTENCY_KEY
 from app.idempotency import REPLAYED as IDEMPOTENT_REPLAYED
 from app.idempotency import install as install_idempotency
+from app.openapi import install as install_openapi
 from app.panels.endpoints import router as panels_router
 from app.principles.endpoints import router as principles_router
 from app.proposals.endpoints import router as proposals_router
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.include_router(health_router)
     app.include_router(api_router())
+    install_openapi(app)  # error answers documented as problem+json
     api_docs.install(app)
     web.install(app)
     security_headers.install(app, settings)

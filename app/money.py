@@ -96,17 +96,37 @@ def format_fixed2(value: Decimal) -> str:
     return f"{value.quantize(TWO_PLACES):f}"
 
 
-_schema = WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d{1,2})?$", "examples": ["1250000.00"]})
+def _schema(sign: str, minimum: int) -> WithJsonSchema:
+    """The canonical forms in the schema: a decimal string of at most twelve whole digits and two places, or
+    a whole number (the other written forms above are read too, for people typing them)."""
+    return WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": rf"^{sign}\d{{1,12}}(\.\d{{1,2}})?$"},
+                {"type": "integer", "minimum": minimum, "maximum": MAX_WHOLE_POUNDS},
+            ],
+            "examples": ["1250000.00"],
+        },
+        mode="validation",
+    )
+
+
+# In answers, always a decimal string with two places.
+_ANSWER = WithJsonSchema(
+    {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["1250000.00"]}, mode="serialization"
+)
 
 Money = Annotated[
     Decimal,
     BeforeValidator(parse_fixed2),
     PlainSerializer(format_fixed2, return_type=str),
-    _schema,
+    _schema("", 0),
+    _ANSWER,
 ]
 SignedFixed2 = Annotated[
     Decimal,
     BeforeValidator(lambda v: parse_fixed2(v, allow_negative=True)),
     PlainSerializer(format_fixed2, return_type=str),
-    _schema,
+    _schema("-?", -MAX_WHOLE_POUNDS),
+    _ANSWER,
 ]

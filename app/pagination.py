@@ -50,6 +50,13 @@ def paginate(session: Session, stmt: Select, page: PageParams) -> tuple[list, in
     return rows, total
 
 
+def sort_pattern(allowed) -> str:
+    """What :func:`parse_sort` reads, for the schema: comma-separated known fields, each with an optional
+    ``-`` (descending) or ``+``."""
+    field = "(?:[-+]*(?:" + "|".join(sorted(allowed, key=len, reverse=True)) + "))?"
+    return f"^ *{field} *(?:, *{field} *)*$"
+
+
 def parse_sort(sort: str | None, allowed: dict[str, object], default: str) -> list:
     """``sort=-created_at,reference`` → ORDER BY clauses; unknown fields are a field-level error."""
     clauses = []

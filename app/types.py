@@ -18,24 +18,34 @@ from datetime import UTC, datetime
 from typing import Annotated, Final
 
 from annotated_types import Ge, Le
-from pydantic import AfterValidator, AllowInfNan
+from pydantic import AfterValidator, AllowInfNan, BeforeValidator
 
 INT32_MAX: Final = 2_147_483_647
 INT32_MIN: Final = -2_147_483_648
 
-PositiveInt32 = Annotated[int, Ge(1), Le(INT32_MAX)]
+
+def not_a_bool(value: object) -> object:
+    """JSON's true and false are not the numbers 1 and 0 (the schema says integer)."""
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not true or false")
+    return value
+
+
+_NO_BOOL = BeforeValidator(not_a_bool)
+
+PositiveInt32 = Annotated[int, Ge(1), Le(INT32_MAX), _NO_BOOL]
 """A count or id held in an INTEGER column (1 … 2147483647)."""
 
 Id = PositiveInt32
 """A row id (1 … 2147483647)."""
 
-Version = Annotated[int, Ge(0), Le(INT32_MAX)]
+Version = Annotated[int, Ge(0), Le(INT32_MAX), _NO_BOOL]
 """A row version as read (0 … 2147483647; a scorecard not yet saved is at version 0)."""
 
-Offset = Annotated[int, Ge(0), Le(INT32_MAX)]
+Offset = Annotated[int, Ge(0), Le(INT32_MAX), _NO_BOOL]
 """Items to skip in a list (0 … 2147483647)."""
 
-Int32 = Annotated[int, Ge(INT32_MIN), Le(INT32_MAX)]
+Int32 = Annotated[int, Ge(INT32_MIN), Le(INT32_MAX), _NO_BOOL]
 """Any other integer stored in an INTEGER column (a score: the cycle's scale is checked by the service)."""
 
 MAX_WEIGHT: Final = 1_000_000.0
@@ -101,11 +111,46 @@ def utc(value: datetime) -> datetime:
         raise ValueError("is outside the years 1 to 9999 once converted to UTC") from None
 
 
-UtcDateTime = Annotated[datetime, AfterValidator(utc)]
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
+def iso_text(value: object) -> object:
+    """Refuse a bare number for a date and time: it would be read as seconds since 1970, which the schema
+    (``format: date-time``) does not offer and nobody means by ``until=0.5``."""
+    if isinstance(value, int | float) or (isinstance(value, str) and not _ISO_DATE.match(value.strip())):
+        raise ValueError("must be an ISO 8601 date or date and time, such as 2026-11-29T09:30:00Z")
+    return value
+
+
+class _JsonPattern:
+    """Adds ``pattern`` to a text type's JSON schema (the validator does the refusing, with a better
+    message), so that the OpenAPI schema says which characters a field takes."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+
+    def __get_pydantic_json_schema__(self, core_schema, handler):
+        schema = handler(core_schema)
+        schema.setdefault("pattern", self.pattern)  # a field's own, stricter pattern stays
+        return schema
+
+
+def _escaped(chars: str) -> str:
+    """A character class's contents as ``\\uXXXX`` escapes (ranges kept), readable by any regex engine."""
+    return "".join(c if c == "-" else f"\\u{ord(c):04x}" for c in chars)
+
+
+# Lone surrogates are left out of the documented patterns: they are not characters, no UTF-8 text holds
+# one, and regex engines that work on characters (as JSON Schema's do) refuse them in a class.
+_DOCUMENTED = _MULTI_LINE_REFUSED.replace("\ud800-\udfff", "")
+SINGLE_LINE_PATTERN: Final = f"^[^{_escaped(chr(9) + chr(10) + chr(13) + _DOCUMENTED)}]*$"
+MULTI_LINE_PATTERN: Final = f"^[^{_escaped(_DOCUMENTED)}]*$"
+
+UtcDateTime = Annotated[datetime, BeforeValidator(iso_text), AfterValidator(utc)]
 """A date and time filter (ISO 8601); without a zone it is UTC, as every stored time is."""
 
-SingleLine = Annotated[str, AfterValidator(single_line)]
+SingleLine = Annotated[str, AfterValidator(single_line), _JsonPattern(SINGLE_LINE_PATTERN)]
 """One line of text: titles, names, references, emails, search terms."""
 
-MultiLine = Annotated[str, AfterValidator(multi_line)]
+MultiLine = Annotated[str, AfterValidator(multi_line), _JsonPattern(MULTI_LINE_PATTERN)]
 """Free text that may span lines: summaries, rationales, notes, reasons, self-assessments."""

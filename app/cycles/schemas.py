@@ -58,7 +58,7 @@ class CycleCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: SingleLine = Field(min_length=1, max_length=200, examples=["SR21 SE&RR"])
-    reference_prefix: SingleLine | None = Field(
+    reference_prefix: str | None = Field(  # the pattern admits no control character
         None,
         pattern=r"^[A-Z0-9]{1,12}$",
         description="Prefix of generated proposal references (default: "
@@ -116,7 +116,7 @@ class CycleUpdate(BaseModel):
 
     version: Version | None = Field(None, description="The version you read; a stale one gets 409.")
     name: SingleLine | None = Field(None, min_length=1, max_length=200)
-    reference_prefix: SingleLine | None = Field(None, pattern=r"^[A-Z0-9]{1,12}$")
+    reference_prefix: str | None = Field(None, pattern=r"^[A-Z0-9]{1,12}$")
     financial_years: list[SingleLine] | None = Field(None, min_length=1, max_length=10)
     budgets: dict[str, Money | None] | None = None
     scale_min: int | None = Field(None, ge=-10, le=100)

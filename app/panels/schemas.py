@@ -60,7 +60,9 @@ class ConflictCreate(BaseModel):
     user_id: Id | None = Field(
         None, description="Default: you (a declaration). Chairs and admins record others'."
     )
-    type: SingleLine = Field(description="One of: " + ", ".join(CONFLICT_TYPES))
+    type: SingleLine = Field(
+        description="One of: " + ", ".join(CONFLICT_TYPES), json_schema_extra={"enum": list(CONFLICT_TYPES)}
+    )
     reason: MultiLine = Field(min_length=3, max_length=2000)
 
     @field_validator("type")

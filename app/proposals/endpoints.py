@@ -8,7 +8,7 @@ from app.deps import ChairOrAdmin, CurrentUser, SessionDep, SettingsDep
 from app.etag import check_if_match, etag
 from app.idempotency import IdempotencyDep
 from app.models import Proposal, ProposalKind, ProposalStatus
-from app.pagination import Page, PageDep
+from app.pagination import Page, PageDep, sort_pattern
 from app.proposals import importer, service
 from app.proposals.schemas import FinancialLine, ProposalCreate, ProposalOut, ProposalUpdate, Withdrawal
 from app.types import Id, SingleLine
@@ -77,7 +77,10 @@ def list_proposals(
     ] = None,
     sort: Annotated[
         SingleLine | None,
-        Query(description="Comma-separated fields, '-' for descending: " + ", ".join(sorted(service.SORTS))),
+        Query(
+            description="Comma-separated fields, '-' for descending: " + ", ".join(sorted(service.SORTS)),
+            json_schema_extra={"pattern": sort_pattern(service.SORTS)},
+        ),
     ] = None,
 ) -> Page[ProposalOut]:
     stmt = service.list_query(

@@ -65,7 +65,7 @@ class ProposalFields(BaseModel):
 
 class ProposalCreate(ProposalFields):
     cycle_id: Id
-    reference: SingleLine | None = Field(
+    reference: str | None = Field(  # the pattern admits no control character
         None,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$",
         description="Unique in the cycle; generated like SR21-014 when absent.",
@@ -77,7 +77,7 @@ class ProposalUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     version: Version | None = Field(None, description="The version you read; a stale one gets 409.")
-    reference: SingleLine | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$")
+    reference: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$")
     title: SingleLine | None = Field(None, min_length=3, max_length=300)
     capability: SingleLine | None = Field(None, min_length=1, max_length=120)
     kind: ProposalKind | None = None

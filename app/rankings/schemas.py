@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from app.money import Money, SignedFixed2
 from app.types import Id
@@ -145,10 +145,10 @@ class SelectionRequest(BaseModel):
     dependencies: list[Dependency] = Field(default_factory=list, description="proposal_id needs requires_id.")
     exclusive_groups: list[list[Id]] = Field(default_factory=list, description="At most one of each group.")
     time_limit_s: float = Field(10.0, gt=0, le=60)
-    include_below_quorum: bool = Field(
+    include_below_quorum: StrictBool = Field(
         False, description="Also rank and select proposals below quorum (each is flagged)."
     )
-    frontier: bool = Field(
+    frontier: StrictBool = Field(
         False,
         description="Also the efficient frontier: the best total score with every year's budget at 0%, "
         "10%, ..., 150%. Off by default (it solves fifteen more integer programmes).",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from app.types import Id, Int32, MultiLine, Version
 
@@ -14,7 +14,7 @@ class Answer(BaseModel):
     score: Int32 | None = Field(
         None, description="An integer on the cycle's scale; null with not_applicable."
     )
-    not_applicable: bool = False
+    not_applicable: StrictBool = False
     rationale: MultiLine = Field("", max_length=5000)
     confidence: int | None = Field(None, ge=1, le=3, description="1 low, 2 medium, 3 high.")
 
@@ -40,7 +40,7 @@ class ScorecardPut(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     scores: list[Answer] = Field(default_factory=list, max_length=12)
-    submit: bool = False
+    submit: StrictBool = False
     version: Version | None = Field(
         None, description="The version you read; stale → 409. Omit to merge answers."
     )
@@ -96,7 +96,7 @@ class ModeratedAnswer(BaseModel):
 
     principle: int = Field(ge=1, le=12)
     score: Int32 | None = None
-    not_applicable: bool = False
+    not_applicable: StrictBool = False
     note: MultiLine = Field("", max_length=5000)
 
     @model_validator(mode="after")

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from app.money import Money
 from app.rankings.schemas import Aggregation, Dependency
@@ -30,7 +30,7 @@ class SubmissionCreate(BaseModel):
     selection: SelectionSpec | None = Field(None, description="Include a budget-constrained selection.")
     note: MultiLine = Field("", max_length=10000)
     supersedes_id: Id | None = Field(None, description="The submission this one replaces.")
-    include_below_quorum: bool = Field(
+    include_below_quorum: StrictBool = Field(
         False,
         description="Also rank and select proposals below quorum (each flagged below_quorum); the choice "
         "is frozen in the submission.",

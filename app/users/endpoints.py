@@ -138,13 +138,13 @@ def list_users(
     return Page(items=[user_out(u) for u in rows], total=total, limit=page.limit, offset=page.offset)
 
 
-@router.get("/users/{user_id}", response_model=UserOut, summary="One user (admin)")
+@router.get("/users/{user_id:int}", response_model=UserOut, summary="One user (admin)")
 def get_user(user_id: Id, session: SessionDep, admin: AdminUser) -> UserOut:
     return user_out(service.get_user(session, user_id))
 
 
 @router.patch(
-    "/users/{user_id}",
+    "/users/{user_id:int}",
     response_model=UserOut,
     summary="Update a user's name, roles, password or status (admin); a new password signs the user out "
     "everywhere",

@@ -3,7 +3,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictBool,
+    ValidationInfo,
+    field_validator,
+)
 
 from app.auth import passwords
 from app.models import Role
@@ -53,7 +62,7 @@ class UserUpdate(BaseModel):
         json_schema_extra=PASSWORD_LENGTH,
     )
     roles: list[Role] | None = Field(None, min_length=1)
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
     @field_validator("password")
     @classmethod

@@ -5,7 +5,7 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from app.types import Id, Int32, MultiLine, SingleLine, Weight
 
@@ -58,7 +58,7 @@ class WeightingCreate(BaseModel):
     )
     comparisons: list[Comparison] | None = Field(None, description="pairwise: Saaty 1-9 judgements.")
     predecessor_id: Id | None = Field(None, description="The weighting this one revises.")
-    make_default: bool = Field(False, description="Make this the cycle's default weighting.")
+    make_default: StrictBool = Field(False, description="Make this the cycle's default weighting.")
 
     @model_validator(mode="after")
     def _inputs_match_method(self) -> WeightingCreate:
