@@ -3,7 +3,6 @@ own password (API), and what a password change or a deactivation ends."""
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from app.auth import passwords
@@ -37,11 +36,10 @@ def test_the_list_is_bundled_and_large():
     assert all(p == p.lower() for p in common)
 
 
-@pytest.mark.parametrize(
-    "common", ["password1234", "Password1234", "QWERTYUIOP123", "ｐａｓｓｗｏｒｄ１２３４"]
-)
-def test_a_common_password_is_refused_with_a_field_error(client, admin, common):
-    assert password_error(create(client, admin, common)) == COMMON
+def test_a_common_password_is_refused_with_a_field_error(client, admin):
+    # in the list as it stands, in capitals, and in full-width characters (NFKC)
+    for common in ("password1234", "Password1234", "QWERTYUIOP123", "ｐａｓｓｗｏｒｄ１２３４"):
+        assert password_error(create(client, admin, common)) == COMMON
 
 
 def test_length_and_characters(client, admin):
