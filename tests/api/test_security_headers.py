@@ -31,6 +31,8 @@ PAGE_DIRECTIVES = {
 }
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 DENIED_FEATURES = ("camera", "microphone", "geolocation", "payment", "usb")
+# What these tests read does not depend on the database: one run, on SQLite.
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def csp(response) -> dict[str, str]:
@@ -101,6 +103,7 @@ def test_headers_on_a_page_an_api_call_errors_and_a_static_file(app, client, fac
     assert static.headers["content-security-policy"] == API_CSP
 
 
+@SQLITE_ONLY
 def test_an_unexpected_error_gets_the_headers_too(app):
     @app.get("/api/v1/boom-for-headers")
     def boom():
@@ -113,6 +116,7 @@ def test_an_unexpected_error_gets_the_headers_too(app):
     assert r.headers["content-security-policy"] == API_CSP
 
 
+@SQLITE_ONLY
 def test_docs_pages_load_nothing_from_elsewhere_and_run_no_inline_script(client):
     docs = client.get("/docs")
     assert docs.status_code == 200
@@ -286,6 +290,7 @@ def test_cross_origin_reads_only_from_the_configured_origins(database_url, clien
         app.state.db.dispose()
 
 
+@SQLITE_ONLY
 def test_no_trace_method_and_no_directory_listing(client):
     assert client.request("TRACE", "/").status_code == 405
     assert client.request("TRACE", f"{API_PREFIX}/principles").status_code == 405
@@ -294,6 +299,7 @@ def test_no_trace_method_and_no_directory_listing(client):
         assert r.status_code == 404 and "swagger" not in r.text.lower(), folder
 
 
+@SQLITE_ONLY
 def test_favicon(client):
     r = client.get("/favicon.ico", follow_redirects=False)
     assert r.status_code == 301 and r.headers["location"] == "/static/favicon.svg"
