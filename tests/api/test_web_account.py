@@ -124,10 +124,20 @@ def test_tokens_created_shown_once_listed_and_revoked(app, factory, db):
     assert c.post("/account/tokens", data={"name": "forged"}).status_code == 403
 
 
-def test_creating_a_token_on_the_web_needs_a_fresh_sign_in(app, factory, db, settings):
+def test_creating_a_token_on_the_web_needs_a_fresh_sign_in_and_good_fields(app, factory, db, settings):
     user = factory.user("scorer")
     c = signed_in(app, user.email)
     csrf = csrf_of(c.get("/account").text)
+    # bad fields come back beside the field
+    r = c.post("/account/tokens", data={"csrf_token": csrf, "name": "", "expires_in_days": "²"})
+    assert r.status_code == 422
+    assert "whole number" in error_next_to(r.text, "expires_in_days")
+    r = c.post("/account/tokens", data={"csrf_token": csrf, "name": "", "expires_in_days": "3"})
+    assert r.status_code == 422 and error_next_to(r.text, "name")
+    too_long = str(settings.personal_token_days_max + 1)
+    r = c.post("/account/tokens", data={"csrf_token": csrf, "name": "x", "expires_in_days": too_long})
+    assert r.status_code == 422 and error_next_to(r.text, "expires_in_days")
+    # a session older than the fresh sign-in window cannot create one
     with db.unit_of_work() as s:
         s.execute(
             update(WebSession)
@@ -147,17 +157,3 @@ def test_creating_a_token_on_the_web_needs_a_fresh_sign_in(app, factory, db, set
         "/account/tokens", data={"csrf_token": csrf_of(page.text), "name": "fresh", "expires_in_days": ""}
     )
     assert r.status_code == 201, r.text
-
-
-def test_bad_token_fields_are_inline_errors(app, factory, settings):
-    user = factory.user("scorer")
-    c = signed_in(app, user.email)
-    csrf = csrf_of(c.get("/account").text)
-    r = c.post("/account/tokens", data={"csrf_token": csrf, "name": "", "expires_in_days": "²"})
-    assert r.status_code == 422
-    assert "whole number" in error_next_to(r.text, "expires_in_days")
-    r = c.post("/account/tokens", data={"csrf_token": csrf, "name": "", "expires_in_days": "3"})
-    assert r.status_code == 422 and error_next_to(r.text, "name")
-    too_long = str(settings.personal_token_days_max + 1)
-    r = c.post("/account/tokens", data={"csrf_token": csrf, "name": "x", "expires_in_days": too_long})
-    assert r.status_code == 422 and error_next_to(r.text, "expires_in_days")
