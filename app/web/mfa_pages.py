@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from app.audit.service import record
@@ -29,9 +29,11 @@ from app.auth import mfa, throttle
 from app.auth.security import token_digest
 from app.config import Settings
 from app.deps import SessionDep, SettingsDep
-from app.models import MfaChallenge, User
+from app.errors import Forbidden, NotFound
+from app.models import MfaChallenge, Role, User, UserMfa
+from app.users import service as users
 from app.web import session as websession
-from app.web.forms import text
+from app.web.forms import path_id, text
 from app.web.render import render
 from app.web.session import Web, WebUser, checked_form, form_data, same_token
 
@@ -78,7 +80,10 @@ def second_step(request: Request, session: Session, settings: Settings, user: Us
     """Store the pending sign-in and send the browser to its code (or enrolment) page; no session yet."""
     now = datetime.now(UTC)
     purpose: Literal["verify", "enrol"] = "verify" if mfa.is_enrolled(session, user.id) else "enrol"
-    session.execute(delete(MfaChallenge).where(MfaChallenge.user_id == user.id))  # one pending at a time
+    # One pending sign-in per user at a time; expired ones of anybody go too.
+    session.execute(
+        delete(MfaChallenge).where(or_(MfaChallenge.user_id == user.id, MfaChallenge.expires_at <= now))
+    )
     if purpose == "enrol":
         mfa.begin(session, settings, user)
     secret = secrets.token_urlsafe(32)
@@ -94,7 +99,15 @@ def second_step(request: Request, session: Session, settings: Settings, user: Us
             expires_at=now + LIFETIME[purpose],
         )
     )
-    record(session, user, "auth.web_password_accepted", "user", user.id, changes={"next_step": purpose})
+    record(
+        session,
+        user,
+        "auth.web_password_accepted",
+        "user",
+        user.id,
+        changes={"next_step": purpose},
+        outcome="success",
+    )
     response = RedirectResponse("/login/mfa" if purpose == "verify" else "/login/mfa/enrol", status_code=303)
     _set_cookie(response, settings, secret, purpose)
     response.delete_cookie("serr_login_csrf", path="/login")
@@ -369,3 +382,43 @@ def account_disable(
     except CODE_ERRORS as exc:
         return _code_refused(request, web, session, settings, exc)
     return RedirectResponse("/account/mfa?saved=off", status_code=303)
+
+
+# Admins: reset a user's second factor (a lost device)
+
+
+def _admin_page(
+    request: Request, web: Web, session: Session, *, message: str | None = None, status: int = 200
+):
+    if not web.user.has_role(Role.admin):
+        raise Forbidden("The admin pages are for admins.")
+    rows = session.execute(
+        select(User.id, User.full_name, User.email, UserMfa.confirmed_at)
+        .join(UserMfa, UserMfa.user_id == User.id)
+        .order_by(User.email)
+    ).all()
+    return render(
+        request, "admin_mfa.html", web, status=status, title="Second factors", rows=rows, message=message
+    )
+
+
+@router.get("/admin/mfa", response_class=HTMLResponse)
+def admin_mfa(request: Request, web: WebUser, session: SessionDep, saved: str = ""):
+    message = "The second factor has been removed: the user sets one up again." if saved == "reset" else None
+    return _admin_page(request, web, session, message=message)
+
+
+@router.post("/admin/mfa/{user_id}/reset", response_class=HTMLResponse)
+def admin_reset(
+    request: Request,
+    web: WebUser,
+    session: SessionDep,
+    user_id: Annotated[int, path_id("user_id")],
+    form=Depends(checked_form),
+):
+    _admin_page(request, web, session)  # admins only
+    try:
+        mfa.reset(session, web.user, users.get_user(session, user_id))
+    except (NotFound, mfa.NotEnrolled) as exc:
+        return _admin_page(request, web, session, message=exc.detail, status=exc.status)
+    return RedirectResponse("/admin/mfa?saved=reset", status_code=303)

@@ -268,3 +268,18 @@ def test_web_required_role_is_sent_to_enrolment_first(client, factory, db, clock
     assert client.get("/", follow_redirects=False).status_code == 200
     assert client.get(f"{API_PREFIX}/users/me/mfa", headers=finance.headers).json()["enrolled"] is True
     assert events(db, "mfa.enrolled", finance.id)
+
+
+def test_web_admin_removes_a_lost_second_factor(client, factory, db, admin, clock):
+    scorer = factory.user("scorer")
+    enrol(client, scorer, clock)
+    assert sign_in(client, admin.email).status_code == 303
+    page = client.get("/admin/mfa")
+    assert page.status_code == 200 and scorer.email in page.text
+    r = client.post(
+        f"/admin/mfa/{scorer.id}/reset", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/admin/mfa?saved=reset"
+    assert scorer.email not in client.get("/admin/mfa").text
+    assert [(e.actor_id, e.outcome) for e in events(db, "mfa.reset", scorer.id)] == [(admin.id, "success")]
+    assert token(client, scorer).status_code == 200

@@ -198,6 +198,7 @@ def form_pages(w) -> dict[str, list[tuple[str, str]]]:
         "/account/mfa/disable": [("finance", "/account/mfa")],
         "/login/mfa": [("mfa_code", "/login/mfa")],
         "/login/mfa/enrol": [("mfa_enrol", "/login/mfa/enrol")],
+        "/admin/mfa/{user_id}/reset": [("admin", "/admin/mfa")],
     }
 
 

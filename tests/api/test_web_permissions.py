@@ -198,6 +198,8 @@ WEB: dict[tuple[str, str], Api | Rule | str] = {
         "POST", "/users/me/mfa/recovery-codes", form={"code": "000000"}
     ),
     ("POST", "/account/mfa/disable"): Api("POST", "/users/me/mfa/disable", form={"code": "000000"}),
+    ("GET", "/admin/mfa"): Rule(frozenset({"admin"})),
+    ("POST", "/admin/mfa/{user_id}/reset"): Api("DELETE", "/users/{user_id}/mfa"),
     ("POST", "/logout"): Rule(SIGNED_IN),
 }
 
