@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 
 from app.errors import PROBLEM_JSON
 from app.main import API_PREFIX, create_app
-from app.models import AuditEvent, WebSession
+from app.models import AuditEvent, User, WebSession
 from app.web.charts import profile_bars, ranking_bars
 from tests.api.test_web_sessions import csrf_of, sign_in
 from tests.conftest import make_settings
@@ -213,6 +213,37 @@ def test_a_session_in_use_still_ends_at_its_absolute_lifetime(client, factory, d
     assert r.status_code == 303 and r.headers["location"] == "/login?next=/&expired=1"
     with db.unit_of_work(write=False) as s:
         assert s.get(WebSession, row.id) is None  # ended server-side, not just refused
+
+
+def test_sign_in_never_redirects_off_the_service(client, factory):
+    user = factory.user("proposer")
+    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"):
+        page = client.get("/login")
+        r = client.post(
+            "/login",
+            data={
+                "email": user.email,
+                "password": "correct-horse-battery",
+                "csrf_token": csrf_of(page.text),
+                "next": target,
+            },
+            follow_redirects=False,
+        )
+        where = r.headers["location"]  # a path on this service (a backslash arrives percent-encoded)
+        assert r.status_code == 303 and where.startswith("/"), target
+        assert not where.startswith(("//", "/\\")), target
+
+
+def test_password_field_and_stored_hash(client, factory, db):
+    """A masked field that password managers fill (nothing blocks pasting); stored as argon2id only."""
+    form = client.get("/login").text
+    field = re.search(r"<input[^>]*name=\"password\"[^>]*>", form).group(0)
+    assert 'type="password"' in field and 'autocomplete="current-password"' in field
+    assert "onpaste" not in form.lower()
+    user = factory.user("scorer")
+    with db.unit_of_work(write=False) as s:
+        stored = s.get(User, user.id).password_hash
+    assert stored.startswith("$argon2id$") and "correct-horse-battery" not in stored
 
 
 def _alive(client, cookie) -> bool:
