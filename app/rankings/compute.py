@@ -219,6 +219,23 @@ def _money_by_year(years: list[str], values) -> dict[str, str]:
     return {y: pence_str(int(v)) for y, v in zip(years, values, strict=True)}
 
 
+def money_by_year(doc: dict[str, Any], ids: list[int] | set[int]) -> dict[str, dict[str, str]]:
+    """Per financial year, the cost, the saving and the net cost (cost - saving) of the proposals ``ids``
+    together, summed in pence: ``{year: {"cost", "saving", "net"}}`` as decimal strings."""
+    years = doc["cycle"]["financial_years"]
+    wanted = set(ids)
+    cost, saving = [0] * len(years), [0] * len(years)
+    for p in doc["proposals"]:
+        if p["id"] in wanted:
+            for y in range(len(years)):
+                cost[y] += int(p["cost"][y])
+                saving[y] += int(p["saving"][y])
+    return {
+        year: {"cost": pence_str(c), "saving": pence_str(v), "net": pence_str(c - v)}
+        for year, c, v in zip(years, cost, saving, strict=True)
+    }
+
+
 def walk_summary(a: Arrays, walk, years: list[str], ranks: np.ndarray) -> dict[str, Any]:
     """The budget walk down the ranked list, as every display of it shows it."""
     funded = [a.ranked_ids[pos] for pos in walk.order if walk.funded[pos]]
@@ -462,10 +479,14 @@ def sensitivity(
     top_k: int,
     request: dict[str, Any] | None,
     switching: bool = False,
+    rank_counts: bool = False,
 ) -> dict[str, Any]:
     """Rank percentiles, top-k and selection probabilities under resampled weights, and switching values:
     the top-k ones always, the selection's only when ``switching`` (they sweep through every crossing of
-    the proposals' scores, the costly part on a large cycle; otherwise each ``selection`` is null)."""
+    the proposals' scores, the costly part on a large cycle; otherwise each ``selection`` is null).
+
+    With ``rank_counts`` each proposal also carries ``rank_counts``: ``[[rank, draws], ...]`` for every rank
+    it took in at least one draw (the histogram its percentiles are read from)."""
     a = Arrays(doc)
     left_out = sorted(a.ids[i] for i in np.flatnonzero(~a.ranked).tolist())
     if not a.idx.size:
@@ -500,6 +521,7 @@ def sensitivity(
         top_k=top_k,
         problem=problem,
         selection_switching=switching,
+        keep_rank_counts=rank_counts,
     )
     proposals = []
     for pos in ranked.order.tolist():
@@ -516,9 +538,24 @@ def sensitivity(
                 "p_selected": None if result.p_selected is None else float(result.p_selected[pos]),
             }
         )
+        if result.rank_counts is not None:
+            row = result.rank_counts[pos]
+            proposals[-1]["rank_counts"] = [[int(r) + 1, int(row[r])] for r in np.flatnonzero(row).tolist()]
 
     def interval(iv):
         return None if iv is None else {"low": float(iv.low), "high": float(iv.high), "exact": bool(iv.exact)}
+
+    def overtaking(o):
+        if o is None:
+            return None
+        enters, leaves = int(sub[o.enters]), int(sub[o.leaves])
+        return {
+            "weight": float(o.weight),
+            "enters": a.ids[enters],
+            "enters_reference": a.references[enters],
+            "leaves": a.ids[leaves],
+            "leaves_reference": a.references[leaves],
+        }
 
     switching = [
         {
@@ -526,6 +563,8 @@ def sensitivity(
             "weight": float(s.weight),
             "top_k": interval(s.top_k),
             "selection": interval(s.selection),
+            "top_k_rising": overtaking(s.top_k_rising),
+            "top_k_falling": overtaking(s.top_k_falling),
         }
         for s in result.switching
     ]

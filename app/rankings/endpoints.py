@@ -225,10 +225,7 @@ def sensitivity(
     cycle, weighting, doc = service.load(
         session, user, cycle_id, weighting_id, aggregation, tuple(settings.scorers_see_rankings_from)
     )
-    request = None
-    if budgets and all(y.budget is not None for y in cycle.years):
-        # the cycle's envelopes, in pence, as the inputs document holds them (no constraints to check)
-        request = {"budgets": dict(doc["cycle"]["budgets"])}
+    request = service.budget_line_request(cycle, doc) if budgets else None
     result = compute.sensitivity(
         doc,
         samples=samples,

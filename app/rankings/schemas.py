@@ -219,6 +219,14 @@ class Interval(BaseModel):
     exact: bool
 
 
+class Overtaking(BaseModel):
+    weight: float = Field(description="The principle's weight at which the top k changes.")
+    enters: int = Field(description="The proposal that enters the top k there.")
+    enters_reference: str
+    leaves: int = Field(description="The proposal it overtakes, which leaves the top k.")
+    leaves_reference: str
+
+
 class SwitchingValue(BaseModel):
     principle: int
     weight: float
@@ -226,6 +234,12 @@ class SwitchingValue(BaseModel):
     selection: Interval | None = Field(
         description="Weights keeping the budget line's funded set; null unless asked for (switching=true), "
         "without budgets, or when undefined."
+    )
+    top_k_rising: Overtaking | None = Field(
+        None, description="Who overtakes whom into the top k when the weight rises to top_k.high; null at 1."
+    )
+    top_k_falling: Overtaking | None = Field(
+        None, description="Who overtakes whom into the top k when the weight falls to top_k.low; null at 0."
     )
 
 

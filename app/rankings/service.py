@@ -264,6 +264,14 @@ def run_selection(
     return result
 
 
+def budget_line_request(cycle: Cycle, doc: dict[str, Any]) -> dict[str, Any] | None:
+    """Sensitivity's budget line: the cycle's envelopes in pence, as the inputs document holds them (no
+    constraints to check); None when a year has no budget."""
+    if not all(y.budget is not None for y in cycle.years):
+        return None
+    return {"budgets": dict(doc["cycle"]["budgets"])}
+
+
 def compare(doc_a: dict[str, Any], doc_b: dict[str, Any], top_k: int) -> dict[str, Any]:
     return compute.compare(doc_a, doc_b, top_k)
 
