@@ -278,7 +278,10 @@ def make_default(
     return RedirectResponse(f"/weightings?cycle_id={w.cycle_id}&saved=1", status_code=303)
 
 
-def _submissions_page(request, web, session, cycle, *, errors=None, status=200, message=None) -> HTMLResponse:
+def _submissions_page(
+    request, web, session, cycle, *, errors=None, status=200, message=None, verification=None
+) -> HTMLResponse:
+    listed = submissions.list_submissions(session, web.user, cycle.id)
     return render(
         request,
         "submissions.html",
@@ -287,7 +290,9 @@ def _submissions_page(request, web, session, cycle, *, errors=None, status=200, 
         title="Submissions",
         cycle=cycle,
         cycles=all_cycles(session),
-        submissions=submissions.list_submissions(session, web.user, cycle.id),
+        submissions=listed,
+        issuers={s.id: submissions.issuer_label(session, s) for s in listed},
+        verification=verification,
         weightings=weightings.list_weightings(session, cycle.id),
         aggregations=AGGREGATIONS,
         issuable=cycle.status in submissions.ISSUABLE,

@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from app.web import (
     account_pages,
     admin_pages,
+    analysis_pages,
     auth_pages,
     finance_pages,
     lock_pages,
@@ -23,6 +24,7 @@ def install(app: FastAPI) -> None:
         scoring_pages,
         panel_pages,
         finance_pages,
+        analysis_pages,
         admin_pages,
         lock_pages,
         account_pages,

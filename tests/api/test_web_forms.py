@@ -125,6 +125,12 @@ def world(app, client, factory, admin):
         json={"scores": card, "submit": True},
     )
     assert r.status_code == 200, r.text
+    r = client.post(  # a submission, for its Verify button (issued early by the admin, with the reason)
+        f"{API}/cycles/{scoring['id']}/submissions",
+        headers=admin.headers,
+        json={"title": "Early", "include_below_quorum": True, "override_reason": "Form walk"},
+    )
+    assert r.status_code == 201, r.text
 
     clients = {"anonymous": TestClient(app, raise_server_exceptions=False)}
     for role, actor in {
@@ -185,6 +191,7 @@ def form_pages(w) -> dict[str, list[tuple[str, str]]]:
         "/weightings": [("admin", f"/weightings?cycle_id={s}")],
         "/weightings/{weighting_id}/default": [("admin", f"/weightings?cycle_id={s}")],
         "/submissions": [("finance", f"/submissions?cycle_id={m}"), ("admin", f"/submissions?cycle_id={s}")],
+        "/submissions/{submission_id}/verify": [("finance", f"/submissions?cycle_id={s}")],
         "/admin/users": [("admin", "/admin")],
         "/admin/locks/lift": [("admin", "/admin/locks")],
         "/admin/cycles": [("admin", "/admin")],

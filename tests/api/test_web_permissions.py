@@ -84,9 +84,18 @@ WEB: dict[tuple[str, str], Api | Rule | str] = {
     ),
     ("GET", "/ranking"): Api("GET", "/cycles/{cycle_id}/ranking", query="cycle_id={cycle_id}"),
     ("GET", "/ranking.{fmt}"): Api("GET", "/cycles/{cycle_id}/ranking", query="cycle_id={cycle_id}"),
+    ("GET", "/ranking/compare"): Api(
+        "GET", "/cycles/{cycle_id}/ranking/compare", query="cycle_id={cycle_id}"
+    ),
+    ("GET", "/ranking/sensitivity"): Api(
+        "GET", "/cycles/{cycle_id}/ranking/sensitivity", query="cycle_id={cycle_id}&samples=10"
+    ),
+    # the selection page's GET form answers what POST /cycles/{id}/selection answers (nothing is stored)
+    ("GET", "/ranking/selection"): Api("POST", "/cycles/{cycle_id}/selection", query="cycle_id={cycle_id}"),
     ("GET", "/weightings"): Api("GET", "/cycles/{cycle_id}/weightings", query="cycle_id={cycle_id}"),
     ("GET", "/submissions"): Api("GET", "/cycles/{cycle_id}/submissions", query="cycle_id={cycle_id}"),
     ("GET", "/submissions/{submission_id}/download.{fmt}"): Api("GET", "/submissions/{submission_id}.{fmt}"),
+    ("POST", "/submissions/{submission_id}/verify"): Api("GET", "/submissions/{submission_id}/verify"),
     ("GET", "/admin"): Api("GET", "/users"),
     ("GET", "/admin/locks"): Api("GET", "/auth/locks"),
     ("POST", "/proposals/new"): Api(
