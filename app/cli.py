@@ -1,4 +1,4 @@
-"""The ``serr`` command: serve, migrate, create-user, demo, check."""
+"""The ``serr`` command: serve, migrate, create-user, reset-mfa, demo, check."""
 
 from __future__ import annotations
 
@@ -114,6 +114,35 @@ def cmd_create_user(args: argparse.Namespace) -> int:
             user = create_user(session, settings, None, data)
             print(f"Created user {user.id} {user.email} with roles {', '.join(user.roles)}.")
     except ServiceError as exc:
+        print(f"serr: {exc.detail}", file=sys.stderr)
+        return 1
+    finally:
+        db.dispose()
+    return 0
+
+
+def cmd_reset_mfa(args: argparse.Namespace) -> int:
+    """Remove a user's second factor: for an admin who lost the device when no other admin can do it."""
+    from sqlalchemy import func
+
+    from app.auth import mfa
+    from app.db import Database
+    from app.models import User
+
+    settings = _settings()
+    db = Database.from_settings(settings)
+    try:
+        with db.unit_of_work() as session:
+            user = session.scalar(select(User).where(func.lower(User.email) == args.email.strip().lower()))
+            if user is None:
+                print(f"serr: there is no user {args.email}", file=sys.stderr)
+                return 1
+            mfa.reset(session, None, user)
+            print(
+                f"Removed the second factor of {user.email}: they sign in with the password and set one up "
+                "again."
+            )
+    except mfa.NotEnrolled as exc:
         print(f"serr: {exc.detail}", file=sys.stderr)
         return 1
     finally:
@@ -246,6 +275,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     p.set_defaults(func=cmd_create_user)
+
+    p = sub.add_parser(
+        "reset-mfa", help="remove a user's second factor (a lost device; audited as mfa.reset)"
+    )
+    p.add_argument("--email", required=True)
+    p.set_defaults(func=cmd_reset_mfa)
 
     p = sub.add_parser("demo", help="load the demo cycle into an empty database")
     p.add_argument("--force", action="store_true", help="load even if the database has data")

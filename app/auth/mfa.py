@@ -395,8 +395,9 @@ def disable(session: Session, settings: Settings, user: User, code: str) -> None
     record(session, user, "mfa.disabled", "user", user.id, changes={"factor": factor}, outcome="success")
 
 
-def reset(session: Session, admin: User, user: User) -> None:
-    """An admin removes a user's second factor (a lost device); the user enrols again."""
+def reset(session: Session, admin: User | None, user: User) -> None:
+    """An admin (or, with no actor, ``serr reset-mfa``) removes a user's second factor (a lost device);
+    the user enrols again."""
     row = row_of(session, user.id)
     if row is None:
         raise NotEnrolled(f"{user.email} has no second factor set up.")
@@ -407,6 +408,10 @@ def reset(session: Session, admin: User, user: User) -> None:
         "mfa.reset",
         "user",
         user.id,
-        changes={"email": user.email, "was_confirmed": row.confirmed_at is not None},
+        changes={
+            "email": user.email,
+            "was_confirmed": row.confirmed_at is not None,
+            "by": "admin" if admin is not None else "command line",
+        },
         outcome="success",
     )

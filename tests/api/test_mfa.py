@@ -283,3 +283,18 @@ def test_web_admin_removes_a_lost_second_factor(client, factory, db, admin, cloc
     assert scorer.email not in client.get("/admin/mfa").text
     assert [(e.actor_id, e.outcome) for e in events(db, "mfa.reset", scorer.id)] == [(admin.id, "success")]
     assert token(client, scorer).status_code == 200
+
+
+def test_command_line_removes_a_second_factor(client, factory, db, settings, clock, monkeypatch, capsys):
+    from app import cli
+
+    monkeypatch.setattr(cli, "_settings", lambda: settings)
+    admin = factory.user("admin")
+    enrol(client, admin, clock)
+    assert cli.main(["reset-mfa", "--email", admin.email.upper()]) == 0
+    assert "Removed the second factor" in capsys.readouterr().out
+    assert client.get(f"{API_PREFIX}/users/me/mfa", headers=admin.headers).json()["enrolled"] is False
+    event = events(db, "mfa.reset", admin.id)[-1]
+    assert event.actor_id is None and event.changes["by"] == "command line"
+    assert cli.main(["reset-mfa", "--email", admin.email]) == 1
+    assert cli.main(["reset-mfa", "--email", "nobody@example.org"]) == 1
