@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from app.auth import throttle
 from app.db import commit_now
 from app.deps import (
     AdminUser,
@@ -20,6 +21,7 @@ from app.types import Id, SingleLine
 from app.users import service
 from app.users.schemas import (
     PasswordChange,
+    SignedOut,
     TokenCreate,
     TokenCreated,
     TokenOut,
@@ -67,8 +69,12 @@ def me(user: CurrentUser) -> UserOut:
     description="The new password must meet the password rule (a 422 field error on `new_password` says "
     "why not). A wrong `current_password` is a 422 field error on it and is recorded in the audit trail. "
     "On success every web session and API token of yours ends except the bearer token this request is "
-    "made with.",
-    responses={409: {"description": "The password was changed by another request meanwhile"}},
+    "made with. Wrong current passwords count towards the sign-in throttle like wrong sign-ins (429 with "
+    "`Retry-After` while the account or address must wait).",
+    responses={
+        409: {"description": "The password was changed by another request meanwhile"},
+        429: {"description": "Too many wrong passwords for this account or from this address"},
+    },
 )
 @writes_late
 def change_password(
@@ -89,6 +95,7 @@ def change_password(
         keep_token_id=via.id,
         request_id=request.headers.get("x-request-id"),
         client_address=client_address(request),
+        attempt=throttle.Attempt.of(request, user.email, "api"),
     )
     return Response(status_code=204)
 
@@ -154,3 +161,14 @@ def update_user(
 ) -> UserOut:
     user = service.get_user(session, user_id)
     return user_out(service.update_user(session, settings, admin, user, data))
+
+
+@router.post(
+    "/users/{user_id:int}/sign-out",
+    response_model=SignedOut,
+    summary="End every session of a user: revoke their API tokens and end their web sessions (admin)",
+    description="For a lost or stolen device: the account stays active and its owner signs in again. "
+    "Audited as `user.signed_out` with the counts. Not for oneself (`422`): use `POST /api/v1/auth/logout`.",
+)
+def sign_out_user(user_id: Id, session: SessionDep, admin: AdminUser) -> SignedOut:
+    return SignedOut(**service.sign_out_user(session, admin, service.get_user(session, user_id)))

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.audit.service import diff, record
-from app.auth import passwords
+from app.auth import passwords, throttle
 from app.auth.security import hash_password, new_token, token_digest, verify_password
 from app.auth.throttle import SignInFailed
 from app.config import Settings
@@ -135,6 +135,24 @@ def end_sessions_on_privilege_change(session: Session, user: User, changes: dict
         ended = session.execute(delete(WebSession).where(WebSession.user_id == user.id)).rowcount
         return {"web_sessions_ended": ended}
     return {}
+
+
+def sign_out_user(session: Session, actor: User, user: User) -> dict[str, int]:
+    """An admin ends every web session and revokes every live token of ``user``, whose account stays
+    active (they sign in again); audited. Not oneself: that would end the request's own token."""
+    if user.id == actor.id:
+        raise ValidationFailed(
+            "You cannot sign yourself out everywhere here.",
+            errors=[
+                field_error(
+                    ["path", "user_id"],
+                    "an admin cannot end their own sessions this way; sign out with POST /api/v1/auth/logout",
+                )
+            ],
+        )
+    ended = sign_out_everywhere(session, user)
+    record(session, actor, "user.signed_out", "user", user.id, changes=ended, outcome="success")
+    return ended
 
 
 def sign_out_everywhere(session: Session, user: User) -> dict[str, int]:
@@ -339,6 +357,7 @@ def change_own_password(
     keep_web_session_id: int | None = None,
     request_id: str | None = None,
     client_address: str | None = None,
+    attempt: throttle.Attempt | None = None,
 ) -> dict[str, int]:
     """Set a user's own new password after checking their current one; every other session and token of
     theirs ends, the one the request came with stays.
@@ -346,7 +365,12 @@ def change_own_password(
     Like ``check_password``, the stored hash is read in a short read-only unit of work and argon2 runs with
     no transaction held (the caller must hold none either); the change is then written in a short unit of
     work that checks the hash is still the one checked. A refusal is audited (outcome failure, with the
-    reason, never the password) and changes nothing else. Returns what was ended."""
+    reason, never the password) and changes nothing else. Returns what was ended.
+
+    ``attempt``: the current password is checked like a sign-in's, so it goes through the sign-in
+    throttle: refused (429) while the account or address must wait, and a wrong one counted."""
+    if attempt is not None:
+        throttle.check(db, settings, attempt)
     with db.unit_of_work(write=False) as session:
         row = session.execute(select(User.password_hash, User.email).where(User.id == user_id)).one()
     reason, problem_field, message = None, "", ""
@@ -357,6 +381,8 @@ def change_own_password(
     elif (problem := passwords.problem(data.new_password, email=row.email)) is not None:
         reason, problem_field, message = "new password refused by the password rule", "new_password", problem
     if reason is not None:
+        if attempt is not None and problem_field == "current_password":
+            throttle.count_failure(db, settings, attempt, SignInFailed("wrong current password", user_id))
         with db.unit_of_work(request_id=request_id, client_address=client_address) as session:
             user = get_user(session, user_id)
             record(

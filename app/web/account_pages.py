@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from app.auth import passwords
+from app.auth import passwords, throttle
 from app.config import Settings
 from app.db import commit_now
 from app.deps import SessionDep, SettingsDep, client_address, writes_late
@@ -118,9 +118,10 @@ def change_password(
             keep_web_session_id=web.session_id,
             request_id=request.headers.get("x-request-id"),
             client_address=client_address(request),
+            attempt=throttle.Attempt.of(request, web.user.email, "web"),
         )
     except ServiceError as exc:
-        return _page(request, web, session, settings, errors=errors_from(exc), status=422)
+        return _page(request, web, session, settings, errors=errors_from(exc), status=exc.status)
     return RedirectResponse("/account?saved=password", status_code=303)
 
 

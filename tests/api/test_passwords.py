@@ -3,11 +3,13 @@ own password (API), and what a password change or a deactivation ends."""
 
 from __future__ import annotations
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.auth import passwords
 from app.models import AuditEvent
-from tests.api.test_web_sessions import sign_in
+from tests.api.test_throttle import clock  # noqa: F401  (the throttle's clock, frozen)
+from tests.api.test_web_sessions import csrf_of, sign_in
 
 API = "/api/v1"
 COMMON = "Choose a password that is harder to guess: this one is in a list of common passwords."
@@ -191,3 +193,37 @@ def test_deactivation_ends_sessions_and_tokens(client, factory, admin, db):
     r = client.patch(f"{API}/users/{user.id}", headers=admin.headers, json={"is_active": True})
     assert r.status_code == 200
     assert client.get(f"{API}/users/me", headers=user.headers).status_code == 401
+
+
+def test_wrong_current_passwords_count_towards_the_sign_in_throttle(
+    request, app, client, factory, db, settings
+):
+    frozen = request.getfixturevalue("clock")
+    user = factory.user("scorer")
+    web = TestClient(app, raise_server_exceptions=False)
+    assert sign_in(web, user.email).status_code == 303
+    for _ in range(settings.throttle_backoff_after):
+        r = change(client, user.headers, "not-my-password", "a-new-long-passphrase")
+        assert r.status_code == 422
+    # the account must now wait: even the right current password is not checked
+    r = change(client, user.headers, "correct-horse-battery", "a-new-long-passphrase")
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+    assert r.headers["content-type"].startswith("application/problem+json")
+    counted = [e for e in audit(db, "auth.login_failed") if e.outcome == "failure"]
+    assert len(counted) == settings.throttle_backoff_after
+    assert {e.changes["reason"] for e in counted} == {"wrong current password"}
+    # the web form answers the same, in words; and signing in must wait too (one counter per account)
+    assert sign_in(client, user.email).status_code == 429
+    page = web.get("/account")
+    r = web.post(
+        "/account/password",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "current_password": "correct-horse-battery",
+            "new_password": "a-new-long-passphrase",
+            "confirm_password": "a-new-long-passphrase",
+        },
+    )
+    assert r.status_code == 429 and "Too many failed sign-ins" in r.text
+    frozen.forward(int(r.headers.get("Retry-After", 0)) or 60)
+    assert change(client, user.headers, "correct-horse-battery", "a-new-long-passphrase").status_code == 204
