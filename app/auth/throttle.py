@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from fastapi import Request
-from sqlalchemy import and_, case, delete, func, literal, or_, select
+from sqlalchemy import and_, case, delete, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.audit.service import record
@@ -199,6 +199,8 @@ def count_failure(db: Database, settings: Settings, attempt: Attempt, failed: Si
         _audit_failure(session, attempt, failed.reason, failed.user_id, "failure")
         for scope, key in attempt.counters():
             failures, locked = _count(session, settings, scope, key, at)
+            if scope == ACCOUNT and failures == 1:  # a new counter: clear out some that no longer count
+                purge(session, settings, at)
             if locked:
                 row = session.get(AuthThrottle, (scope, key), populate_existing=True)
                 record(
@@ -216,6 +218,36 @@ def count_failure(db: Database, settings: Settings, attempt: Attempt, failed: Si
                     },
                     outcome="denied",
                 )
+
+
+PURGE_BATCH = 100
+
+
+def purge(session: Session, settings: Settings, at: datetime) -> int:
+    """Delete up to ``PURGE_BATCH`` counters that no longer count (their window has passed and any lock
+    has ended: the next failure would start them again from one, just as if they were absent), oldest
+    first, so that emails tried once and never again do not pile up. Rows another transaction holds are
+    skipped (PostgreSQL), so this never waits on, or deadlocks with, a concurrent sign-in."""
+    window_start = at - timedelta(minutes=settings.throttle_window_minutes)
+    dead = (
+        select(AuthThrottle.scope, AuthThrottle.key)
+        .where(
+            AuthThrottle.last_failure_at < window_start,
+            or_(AuthThrottle.locked_until.is_(None), AuthThrottle.locked_until <= at),
+        )
+        .order_by(AuthThrottle.last_failure_at)
+        .limit(PURGE_BATCH)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        dead = dead.with_for_update(skip_locked=True)
+    keys = [tuple(row) for row in session.execute(dead)]
+    if keys:
+        session.execute(
+            delete(AuthThrottle)
+            .where(tuple_(AuthThrottle.scope, AuthThrottle.key).in_(keys))
+            .execution_options(synchronize_session=False)
+        )
+    return len(keys)
 
 
 def _audit_failure(

@@ -16,6 +16,8 @@ class AuthThrottle(Base):
     __table_args__ = (
         CheckConstraint("scope IN ('account', 'address')", name="scope_known"),
         Index("ix_auth_throttles_locked_until", "locked_until"),
+        # Finds the counters that no longer count, to clear them out (app/auth/throttle.py ``purge``).
+        Index("ix_auth_throttles_last_failure_at", "last_failure_at"),
     )
 
     scope: Mapped[str] = mapped_column(String(10), primary_key=True)

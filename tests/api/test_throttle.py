@@ -256,6 +256,21 @@ def test_admin_lifts_a_lock_on_the_web_page(app, client, db, factory, admin, clo
     assert r.status_code == 403 and counter(db, "account", user.email) is not None
 
 
+def test_counters_that_no_longer_count_are_cleared_out(client, db, factory, clock):
+    """Emails tried once and never again do not pile up: a new counter clears out the dead ones."""
+    user = factory.user("scorer")
+    for n in range(3):
+        assert api_sign_in(client, f"once{n}@example.org", WRONG).status_code == 401
+    lock_account(client, clock, user.email)
+    clock.forward(16 * 60)  # past the window, and the lock has ended
+    assert counter(db, "account", "once0@example.org") is not None  # dead, but not yet cleared
+    assert api_sign_in(client, "later@example.org", WRONG).status_code == 401
+    with db.unit_of_work(write=False) as s:
+        left = sorted((r.scope, r.key) for r in s.scalars(select(AuthThrottle)))
+    # the address's counter had a failure just now, so it counts (from one again); the rest were dead
+    assert left == [("account", "later@example.org"), ("address", "testclient")]
+
+
 def test_two_instances_share_the_counter(settings, client, db, factory, clock):
     """Two instances of the service on one database (each with its own engine and pool)."""
     user = factory.user("scorer")
