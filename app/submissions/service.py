@@ -285,4 +285,5 @@ def file_bytes(session: Session, sub: Submission, fmt: str) -> bytes:
         title=f"Submission {sub.id}: {sub.title}",
     )
     header.append(("content_sha256", sub.content_sha256))
+    header.append(("Note", sub.note))
     return exports.to_xlsx(rows_with_selected(sub), header, SELECTED_COLUMN)

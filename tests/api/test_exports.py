@@ -61,6 +61,8 @@ def reference_xlsx(items, header, extra=None) -> bytes:
     for label, value in header:
         ws.append([xlsx_cell(label), xlsx_cell(safe_text(value) if isinstance(value, str) else value)])
         ws.cell(row=ws.max_row, column=1).font = Font(bold=True)
+        if isinstance(value, exports.Share):
+            ws.cell(row=ws.max_row, column=2).number_format = "0.0%"
     ws.append([])
     ws.append([xlsx_cell(title) for _, title in COLUMNS] + [xlsx_cell(t) for t in (extra or {}).values()])
     header_row = ws.max_row
@@ -71,10 +73,12 @@ def reference_xlsx(items, header, extra=None) -> bytes:
         r = ws.max_row
         for col, (key, _) in enumerate(COLUMNS, start=1):
             if key in MONEY:
-                ws.cell(row=r, column=col).number_format = "#,##0.00"
+                ws.cell(row=r, column=col).number_format = '"£"#,##0.00'
             elif key in ("weighted_score", "score_per_million", "p_funded") or key in PRINCIPLE_KEYS:
                 ws.cell(row=r, column=col).number_format = "0.00"
     ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
+    last = ws.cell(row=header_row, column=ws.max_column).column_letter
+    ws.auto_filter.ref = f"A{header_row}:{last}{header_row + len(items)}"
     ws.column_dimensions["C"].width = 60
     buf = io.BytesIO()
     wb.save(buf)
@@ -172,6 +176,17 @@ def test_the_workbook_reads_back_with_formats_frozen_header_and_header_block():
     assert [c.value for c in ws[header_row]] == [title for _, title in COLUMNS]
     assert all(c.font.b for c in ws[header_row])
     assert ws.max_row == header_row + len(rows)
+    # an autofilter on the whole table; weights as percentages; money in pounds
+    assert (
+        ws.auto_filter.ref
+        == f"A{header_row}:{ws.cell(row=header_row, column=len(COLUMNS)).column_letter}{ws.max_row}"
+    )
+    weights = [
+        r for r in range(1, len(HEADER) + 1) if str(ws.cell(row=r, column=1).value).startswith("Weight P")
+    ]
+    assert len(weights) == 12 and {ws.cell(row=r, column=2).number_format for r in weights} == {"0.0%"}
+    assert ws.cell(row=weights[0], column=2).value == pytest.approx(1 / 12)
+    assert exports.NUMBER_FORMATS["net_cost"] == '"£"#,##0.00'
     for col, (key, _) in enumerate(COLUMNS, start=1):
         want = exports.NUMBER_FORMATS.get(key, "General")
         formats = {ws.cell(row=r, column=col).number_format for r in range(header_row + 1, ws.max_row + 1)}

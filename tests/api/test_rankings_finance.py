@@ -254,7 +254,9 @@ def test_csv_and_xlsx_round_trip_equal_the_json(client, scored):
     assert [row[1] for row in table] == [it["reference"] for it in items]
     assert [row[5] for row in table] == [it["weighted_score"] for it in items]
     assert [Decimal(str(row[24])) for row in table] == [Decimal(it["net_cost"]) for it in items]
-    assert ws.cell(row=header_at + 2, column=25).number_format == "#,##0.00"
+    assert ws.cell(row=header_at + 2, column=25).number_format == '"£"#,##0.00'
+    assert ws.cell(row=3, column=2).number_format == "0.0%"  # weights as percentages
+    assert ws.auto_filter.ref == f"A{header_at + 1}:AH{header_at + 1 + len(items)}"
 
 
 def test_formula_injection_is_escaped(client, factory, admin):

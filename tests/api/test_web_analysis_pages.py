@@ -5,6 +5,7 @@ who may see them is the API's rule; a submission's Verify button shows the API's
 from __future__ import annotations
 
 import html
+import io
 import re
 import shutil
 import uuid
@@ -332,6 +333,15 @@ def test_verify_shows_the_recomputation_of_a_submission(client, app, demo):
     row = text_of(page.text, f"submission-{second['id']}")
     assert f"supersedes #{first['id']}" in row and "Fiona Finance <finance@example.org>" in row
     assert "For the March board." in text_of(page.text, f"submission-{first['id']}")
+    # the note is in the XLSX file's header block too
+    from openpyxl import load_workbook
+
+    xlsx = client.get(f"/submissions/{first['id']}/download.xlsx")
+    header = {
+        row[0]: row[1]
+        for row in load_workbook(io.BytesIO(xlsx.content)).active.iter_rows(max_row=25, values_only=True)
+    }
+    assert header["Note"] == "For the March board." and header["content_sha256"] == first["content_sha256"]
     r = client.post(f"/submissions/{second['id']}/verify", data={"csrf_token": csrf_of(page.text)})
     api = client.get(f"{API}/submissions/{second['id']}/verify", headers=demo["headers"]).json()
     assert r.status_code == 200 and api["verified"]
