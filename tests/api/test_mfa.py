@@ -170,6 +170,8 @@ def test_recovery_codes_regenerate_disable_and_admin_reset(client, factory, db, 
     r = client.post(f"{url}/recovery-codes", headers=scorer.headers, json={"code": clock.code(secret)})
     assert r.status_code == 200 and not set(r.json()["recovery_codes"]) & set(codes)
     new_codes = r.json()["recovery_codes"]
+    assert [e.outcome for e in events(db, "mfa.recovery_codes_regenerated", scorer.id)] == ["success"]
+    assert [e.outcome for e in events(db, "mfa.enrolment_started", scorer.id)] == ["success"]
     assert client.post(f"{url}/disable", headers=scorer.headers, json={"code": codes[0]}).status_code == 422
     assert (
         client.post(f"{url}/disable", headers=scorer.headers, json={"code": new_codes[1]}).status_code == 204
@@ -298,3 +300,33 @@ def test_command_line_removes_a_second_factor(client, factory, db, settings, clo
     assert event.actor_id is None and event.changes["by"] == "command line"
     assert cli.main(["reset-mfa", "--email", admin.email]) == 1
     assert cli.main(["reset-mfa", "--email", "nobody@example.org"]) == 1
+
+
+def test_web_account_page_regenerates_and_turns_off(client, factory, db, clock):
+    scorer = factory.user("scorer")
+    assert sign_in(client, scorer.email).status_code == 303
+    page = client.get("/account/mfa")
+    assert "Your second factor is <strong>off</strong>" in page.text
+    client.post("/account/mfa/start", data={"csrf_token": csrf_of(page.text)})
+    page = client.get("/account/mfa")
+    csrf = csrf_of(page.text)
+    secret = (
+        re.search(r'id="mfa-secret" class="secret" value="([A-Z2-7 ]+)"', page.text).group(1).replace(" ", "")
+    )
+    done = client.post("/account/mfa/confirm", data={"csrf_token": csrf, "code": clock.code(secret)})
+    assert done.status_code == 200 and done.text.count("<li><code>") == 10
+    page = client.get("/account/mfa")
+    assert "Your second factor is <strong>on</strong>" in page.text and secret not in page.text.replace(
+        " ", ""
+    )
+    clock.tick()
+    again = client.post("/account/mfa/recovery-codes", data={"csrf_token": csrf, "code": clock.code(secret)})
+    assert again.status_code == 200 and "earlier ones no longer work" in again.text
+    wrong = client.post("/account/mfa/disable", data={"csrf_token": csrf, "code": clock.code(secret)})
+    assert wrong.status_code == 422 and 'id="code-error"' in wrong.text  # that code was just used
+    clock.tick()
+    off = client.post(
+        "/account/mfa/disable", data={"csrf_token": csrf, "code": clock.code(secret)}, follow_redirects=False
+    )
+    assert off.status_code == 303 and off.headers["location"] == "/account/mfa?saved=off"
+    assert [e.outcome for e in events(db, "mfa.disabled", scorer.id)] == ["success"]
