@@ -21,6 +21,7 @@ from app.types import Id, SingleLine
 from app.users import service
 from app.users.schemas import (
     PasswordChange,
+    SignedOut,
     TokenCreate,
     TokenCreated,
     TokenOut,
@@ -160,3 +161,14 @@ def update_user(
 ) -> UserOut:
     user = service.get_user(session, user_id)
     return user_out(service.update_user(session, settings, admin, user, data))
+
+
+@router.post(
+    "/users/{user_id:int}/sign-out",
+    response_model=SignedOut,
+    summary="End every session of a user: revoke their API tokens and end their web sessions (admin)",
+    description="For a lost or stolen device: the account stays active and its owner signs in again. "
+    "Audited as `user.signed_out` with the counts. Not for oneself (`422`): use `POST /api/v1/auth/logout`.",
+)
+def sign_out_user(user_id: Id, session: SessionDep, admin: AdminUser) -> SignedOut:
+    return SignedOut(**service.sign_out_user(session, admin, service.get_user(session, user_id)))

@@ -121,6 +121,11 @@ class TokenCreated(TokenOut):
     token: str = Field(description="The secret. Shown only in this response; store it now.")
 
 
+class SignedOut(BaseModel):
+    tokens_revoked: int = Field(description="Live API tokens (sign-in and personal) revoked.")
+    web_sessions_ended: int = Field(description="Web sessions ended.")
+
+
 class AccessToken(BaseModel):
     access_token: str
     token_type: str = "bearer"

@@ -137,6 +137,24 @@ def end_sessions_on_privilege_change(session: Session, user: User, changes: dict
     return {}
 
 
+def sign_out_user(session: Session, actor: User, user: User) -> dict[str, int]:
+    """An admin ends every web session and revokes every live token of ``user``, whose account stays
+    active (they sign in again); audited. Not oneself: that would end the request's own token."""
+    if user.id == actor.id:
+        raise ValidationFailed(
+            "You cannot sign yourself out everywhere here.",
+            errors=[
+                field_error(
+                    ["path", "user_id"],
+                    "an admin cannot end their own sessions this way; sign out with POST /api/v1/auth/logout",
+                )
+            ],
+        )
+    ended = sign_out_everywhere(session, user)
+    record(session, actor, "user.signed_out", "user", user.id, changes=ended, outcome="success")
+    return ended
+
+
 def sign_out_everywhere(session: Session, user: User) -> dict[str, int]:
     """Revoke every live API token (sign-in and personal) and end every web session of ``user``.
 

@@ -42,6 +42,7 @@ MATRIX = {
     ("GET", "/users"): ({"admin"}, None),
     ("GET", "/users/{user_id}"): ({"admin"}, None),
     ("PATCH", "/users/{user_id}"): ({"admin"}, {"full_name": "Renamed", "version": 1}),
+    ("POST", "/users/{user_id}/sign-out"): ({"admin"}, None),
     ("GET", "/principles"): (ANY, None),
     ("GET", "/principles/{number}"): (ANY, None),
     ("GET", "/cycles"): (ANY, None),

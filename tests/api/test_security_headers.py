@@ -282,6 +282,24 @@ def test_role_change_and_deactivation_end_the_users_web_sessions(client, factory
     assert client.get(f"{API_PREFIX}/users/me", headers=user.headers).status_code == 401
 
 
+def test_admin_ends_every_session_of_a_user(client, factory, admin, db):
+    user = factory.user("finance")
+    sign_in(client, user.email)
+    cookie = client.cookies.get("serr_session")
+    r = client.post(f"{API_PREFIX}/users/{user.id}/sign-out", headers=admin.headers)
+    assert r.status_code == 200 and r.json() == {"tokens_revoked": 1, "web_sessions_ended": 1}
+    assert not _alive(client, cookie)
+    assert client.get(f"{API_PREFIX}/users/me", headers=user.headers).status_code == 401
+    with db.unit_of_work(write=False) as s:
+        event = s.scalars(select(AuditEvent).where(AuditEvent.action == "user.signed_out")).one()
+    assert event.actor_id == admin.id and event.entity_id == str(user.id) and event.outcome == "success"
+    assert event.changes == {"tokens_revoked": 1, "web_sessions_ended": 1}
+    own = client.post(f"{API_PREFIX}/users/{admin.id}/sign-out", headers=admin.headers)
+    assert own.status_code == 422 and own.json()["errors"][0]["loc"] == ["path", "user_id"]
+    assert client.get(f"{API_PREFIX}/users/me", headers=admin.headers).status_code == 200
+    assert client.post(f"{API_PREFIX}/users/999999/sign-out", headers=admin.headers).status_code == 404
+
+
 @pytest.mark.parametrize("via", ["web", "api"])
 def test_sign_out_is_audited_with_its_outcome(client, factory, db, via):
     user = factory.user("finance")
