@@ -264,3 +264,14 @@ def factory(db, settings, client) -> Factory:
 @pytest.fixture
 def admin(factory) -> Actor:
     return factory.user("admin")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Figures a test records with ``record_property("summary", text)`` (the fuzzed API contract's counts),
+    printed at the end of the run: under pytest-xdist a worker's own output never reaches the terminal."""
+    reports = terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", [])
+    lines = [value for r in reports for name, value in getattr(r, "user_properties", []) if name == "summary"]
+    if lines:
+        terminalreporter.write_sep("-", "recorded summaries")
+        for text in lines:
+            terminalreporter.write_line(text)

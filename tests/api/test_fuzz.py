@@ -4,7 +4,7 @@ A real ``serr serve`` on a free port, on a fresh migrated database with the demo
 is fuzzed as an admin with a personal API token: every check, every phase (examples, coverage,
 fuzzing, and the stateful phase that chains operations along the links it infers between them), a
 fixed seed, a bounded number of examples per operation (``tests/api/schemathesis.toml``). The run must
-end with zero failures; its counts are printed to the terminal.
+end with zero failures; its counts are printed at the end of the test run (``tests/conftest.py``).
 
 SQLite runs in ``make test``; PostgreSQL runs where ``CI=true`` (``.ci/run``) and is skipped elsewhere
 with a message, to keep a local ``make test`` short. ``pytest -m fuzz`` runs just this.
@@ -134,7 +134,7 @@ def _summary(database: str, report: dict, ndjson: Path) -> str:
     )
 
 
-def test_api_contract_fuzzed_without_failures(live_instance, database_url, tmp_path, capsys):
+def test_api_contract_fuzzed_without_failures(live_instance, database_url, tmp_path, record_property):
     base, token, server_log = live_instance
     command = [
         str(Path(sys.executable).with_name("st")),
@@ -156,8 +156,7 @@ def test_api_contract_fuzzed_without_failures(live_instance, database_url, tmp_p
     report = json.loads(next((tmp_path / "report").glob("*.json")).read_text())
     database = database_url.split(":", 1)[0].split("+", 1)[0]
     summary = _summary(database, report, next((tmp_path / "report").glob("*.ndjson")))
-    with capsys.disabled():
-        print(f"\n{summary}")
+    record_property("summary", summary)  # printed at the end of the run (tests/conftest.py)
     assert done.returncode == 0, f"{summary}\n\n{done.stdout[-20000:]}\n{done.stderr[-4000:]}"
     assert report["failures"] == [] and report["errors"] == []
     assert report["operations"]["tested"] == report["operations"]["selected"] > 40
