@@ -234,6 +234,23 @@ def test_sign_in_never_redirects_off_the_service(client, factory):
         assert not where.startswith(("//", "/\\")), target
 
 
+def test_fields_nobody_may_set_are_refused_not_ignored(client, factory, admin, db):
+    """No mass assignment: a body naming a field the operation does not take is a 422 naming it."""
+    user = factory.user("scorer")
+    forged = ({"password_hash": "$argon2id$forged"}, {"id": 1}, {"is_active": True, "email": "x@example.org"})
+    for body in forged:
+        r = client.patch(f"{API_PREFIX}/users/{user.id}", headers=admin.headers, json=body)
+        assert r.status_code == 422, body
+        assert {e["loc"][-1] for e in r.json()["errors"]} & set(body) - {"is_active"}, r.json()
+    cycle = factory.cycle(admin)
+    fields = {"cycle_id": cycle["id"], "title": "A title", "capability": "C", "kind": "efficiency"}
+    forged = {"proposer_id": admin.id, "version": 9}
+    r = client.post(f"{API_PREFIX}/proposals", headers=admin.headers, json=fields | {"lead": "L"} | forged)
+    assert r.status_code == 422 and {e["loc"][-1] for e in r.json()["errors"]} == {"proposer_id", "version"}
+    with db.unit_of_work(write=False) as s:
+        assert s.get(User, user.id).password_hash != "$argon2id$forged"
+
+
 def test_password_field_and_stored_hash(client, factory, db):
     """A masked field that password managers fill (nothing blocks pasting); stored as argon2id only."""
     form = client.get("/login").text
