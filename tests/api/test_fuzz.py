@@ -62,7 +62,8 @@ def live_instance(request, database_url, tmp_path):
     if database_url.startswith("postgresql") and not IN_CI:
         pytest.skip("the PostgreSQL fuzz run is CI's (.ci/run, CI=true); run it here with CI=true -m fuzz")
     env = _env(database_url)
-    subprocess.run(_serr("demo"), env=env, check=True, capture_output=True, timeout=120)
+    demo = subprocess.run(_serr("demo"), env=env, capture_output=True, text=True, timeout=120)
+    assert demo.returncode == 0, demo.stdout + demo.stderr
     port = _free_port()
     log = (tmp_path / "serve.log").open("wb")
     server = subprocess.Popen(
