@@ -330,3 +330,17 @@ def test_web_account_page_regenerates_and_turns_off(client, factory, db, clock):
     )
     assert off.status_code == 303 and off.headers["location"] == "/account/mfa?saved=off"
     assert [e.outcome for e in events(db, "mfa.disabled", scorer.id)] == ["success"]
+
+
+def test_required_roles_default_by_environment():
+    from app.config import Settings
+
+    key = "k" * 40
+    assert Settings(environment="production", secret_key=key).roles_needing_mfa == {"admin", "finance"}
+    assert Settings(environment="development").roles_needing_mfa == frozenset()
+    assert Settings(environment="test").roles_needing_mfa == frozenset()
+    chosen = Settings(environment="production", secret_key=key, mfa_required_roles=["chair"])
+    assert chosen.roles_needing_mfa == {"chair"}
+    assert (
+        Settings(environment="production", secret_key=key, mfa_required_roles=[]).roles_needing_mfa == set()
+    )
