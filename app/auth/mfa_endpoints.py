@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.audit.service import record
 from app.auth import mfa
 from app.auth.throttle import Attempt, SignInFailed
 from app.config import Settings
@@ -107,6 +108,10 @@ def second_factor(db: Database, settings: Settings, user_id: int, code: str | No
             raise EnrolmentRequired()
         return
     if not code:
+        # Audited, not counted: the password was right, and the code is asked for before any is checked.
+        with db.unit_of_work(request_id=attempt.request_id, client_address=attempt.address) as session:
+            changes = {"reason": "second factor missing", "email": attempt.account}
+            record(session, None, attempt.failed_action, "user", user_id, changes=changes, outcome="failure")
         raise SecondFactorRequired()
     failure: ServiceError | None = None
     with db.unit_of_work(request_id=attempt.request_id, client_address=attempt.address) as session:
