@@ -321,9 +321,7 @@ def list_query(
     if not is_staff(user):
         stmt = stmt.where(Proposal.proposer_id == user.id)
     elif not user.has_role(*MANAGER_ROLES):  # the same rule as can_read
-        stmt = stmt.where(
-            or_(Proposal.status != ProposalStatus.draft.value, Proposal.proposer_id == user.id)
-        )
+        stmt = stmt.where(or_(Proposal.status != ProposalStatus.draft.value, Proposal.proposer_id == user.id))
     if cycle_id is not None:
         stmt = stmt.where(Proposal.cycle_id == cycle_id)
     if status:

@@ -43,6 +43,11 @@ def rewrite(content: bytes, edit: dict, extra: dict | None = None, level: int = 
     return out.getvalue()
 
 
+# A refusal reads a few kB; the files these tests send used to take many seconds (and hundreds of MB) to
+# refuse. The bound leaves room for a loaded machine running the suite on every core.
+QUICK_S = 2.5
+
+
 def upload(client, admin, cycle, name: str, content: bytes, media: str):
     start = time.perf_counter()
     r = client.post(
@@ -95,7 +100,7 @@ def test_a_sheet_declaring_a_huge_size_is_refused_before_reading(client, factory
         assert r.headers["content-type"].startswith(PROBLEM)
         msg = r.json()["errors"][0]["msg"]
         assert "declares" in msg and f"{MAX_COLUMNS} columns" in msg, msg
-        assert elapsed < 1.0, f"{elapsed:.2f} s"
+        assert elapsed < QUICK_S, f"{elapsed:.2f} s"
     assert count(client, admin, cycle) == 0
 
 
@@ -118,7 +123,7 @@ def test_a_workbook_unzipping_to_far_more_is_refused_before_unzipping(client, fa
         assert r.status_code == 413, r.text
         assert r.headers["content-type"].startswith(PROBLEM)
         assert "unzips to" in r.json()["detail"]
-        assert elapsed < 1.0, f"{elapsed:.2f} s"
+        assert elapsed < QUICK_S, f"{elapsed:.2f} s"
     assert count(client, admin, cycle) == 0
 
 
@@ -129,7 +134,7 @@ def test_csv_rows_and_lines_are_bounded(client, factory, admin):
     r, elapsed = upload(client, admin, cycle, "p.csv", many, "text/csv")
     assert r.status_code == 422, r.text
     assert f"more than {MAX_SHEET_ROWS:,} lines" in r.json()["errors"][0]["msg"]
-    assert elapsed < 1.0
+    assert elapsed < QUICK_S, f"{elapsed:.2f} s"
 
     long = (
         head + "A title,Digital,investment," + "x" * (MAX_LINE_CHARS // 2) + "," + "y" * MAX_LINE_CHARS
