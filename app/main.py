@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from functools import cache
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -45,7 +46,10 @@ Money is a decimal string with two places ("1250000.00", GBP).
 """
 
 
+@cache
 def api_router() -> APIRouter:
+    """The API's routes, assembled once per process: they depend on no setting, and each app includes
+    (copies) them, so a process that makes several apps (the tests) analyses the nested routers once."""
     public = APIRouter()
     public.include_router(auth_router)
     protected = APIRouter(
