@@ -335,6 +335,19 @@ def _code_refused(request, web, session, settings, exc: Exception):
 CODE_ERRORS = (mfa.WrongCode, mfa.TooManyCodes, mfa.NotEnrolled, mfa.AlreadyEnrolled)
 
 
+def _recovery_codes_page(request: Request, web, codes: list[str], *, enrolled: bool) -> HTMLResponse:
+    """New recovery codes, shown this once (after enrolment, or after replacing them)."""
+    return render(
+        request,
+        "mfa_recovery_codes.html",
+        web,
+        codes=codes,
+        next="/account/mfa",
+        title="Your recovery codes",
+        enrolled=enrolled,
+    )
+
+
 @router.post("/account/mfa/confirm", response_class=HTMLResponse)
 def account_confirm(
     request: Request, web: WebUser, session: SessionDep, settings: SettingsDep, form=Depends(checked_form)
@@ -343,15 +356,7 @@ def account_confirm(
         codes = mfa.confirm(session, settings, web.user, text(form, "code"))
     except CODE_ERRORS as exc:
         return _code_refused(request, web, session, settings, exc)
-    return render(
-        request,
-        "mfa_recovery_codes.html",
-        web,
-        codes=codes,
-        next="/account/mfa",
-        title="Your recovery codes",
-        enrolled=True,
-    )
+    return _recovery_codes_page(request, web, codes, enrolled=True)
 
 
 @router.post("/account/mfa/recovery-codes", response_class=HTMLResponse)
@@ -362,15 +367,7 @@ def account_recovery_codes(
         codes = mfa.regenerate_recovery_codes(session, settings, web.user, text(form, "code"))
     except CODE_ERRORS as exc:
         return _code_refused(request, web, session, settings, exc)
-    return render(
-        request,
-        "mfa_recovery_codes.html",
-        web,
-        codes=codes,
-        next="/account/mfa",
-        title="Your recovery codes",
-        enrolled=False,
-    )
+    return _recovery_codes_page(request, web, codes, enrolled=False)
 
 
 @router.post("/account/mfa/disable", response_class=HTMLResponse)
