@@ -8,6 +8,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,10 +70,12 @@ def pg_template() -> Iterator[str]:
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path) -> Iterator[str]:
-    if request.param == "sqlite":
-        path = tmp_path / "serr.db"
+@contextmanager
+def fresh_database(request, kind: str, directory: Path) -> Iterator[str]:
+    """A new database of ``kind`` copied from the migrated template (a file in ``directory`` for SQLite),
+    dropped afterwards."""
+    if kind == "sqlite":
+        path = directory / "serr.db"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
         return
@@ -87,6 +90,12 @@ def database_url(request, tmp_path) -> Iterator[str]:
         with engine.connect() as conn:
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> Iterator[str]:
+    with fresh_database(request, request.param, tmp_path) as url:
+        yield url
 
 
 def make_settings(database_url: str, **overrides) -> Settings:

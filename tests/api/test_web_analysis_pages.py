@@ -7,16 +7,13 @@ from __future__ import annotations
 import html
 import io
 import re
-import shutil
-import uuid
 from decimal import Decimal
 
 import pytest
-import sqlalchemy as sa
 
 from tests.api.golden import API, _token, load_demo_data
 from tests.api.test_web_sessions import csrf_of, sign_in
-from tests.conftest import _pg_admin_engine, _pg_url
+from tests.conftest import fresh_database
 
 DEMO_PASSWORD = "demo-password"
 DEMO_CYCLE = "SR21 SE&RR"
@@ -26,22 +23,8 @@ DEMO_CYCLE = "SR21 SE&RR"
 def database_url(request, tmp_path_factory):
     """One database of each kind for the module: the demo is loaded into it once (the pages only read it;
     the verification test, last, adds submissions), instead of once a test."""
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("analysis") / "serr.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        yield f"sqlite:///{path}"
-        return
-    template = request.getfixturevalue("pg_template")
-    name = f"serr_test_{uuid.uuid4().hex[:12]}"
-    engine = _pg_admin_engine()
-    with engine.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name} TEMPLATE {template}"))
-    try:
-        yield _pg_url(name)
-    finally:
-        with engine.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        engine.dispose()
+    with fresh_database(request, request.param, tmp_path_factory.mktemp("analysis")) as url:
+        yield url
 
 
 @pytest.fixture
