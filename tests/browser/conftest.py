@@ -243,3 +243,23 @@ def sign_in(page, base: str, who: str) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{base}/")
+
+
+def own_user_signed_in(page, base: str, email: str, full_name: str, roles: list[str]) -> None:
+    """A user of the test's own (made through the API as the seeded admin), signed in on ``page``: for
+    tests that change a user's password or second factor, so that the shared users keep theirs."""
+    api = page.request
+    admin = api.post(
+        f"{base}/api/v1/auth/token", form={"username": "admin@example.org", "password": PASSWORD}
+    ).json()["access_token"]
+    r = api.post(
+        f"{base}/api/v1/users",
+        headers={"Authorization": f"Bearer {admin}"},
+        data={"email": email, "full_name": full_name, "password": PASSWORD, "roles": roles},
+    )
+    assert r.status == 201, r.text()
+    page.goto(f"{base}/login")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/")

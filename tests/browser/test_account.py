@@ -1,32 +1,13 @@
 """The account page in a real browser: change one's password, then create and revoke a personal token."""
 
-from tests.browser.conftest import PASSWORD, shot
+from tests.browser.conftest import PASSWORD, own_user_signed_in, shot
 
 NEW_PASSWORD = "a quiet harbour at dawn"
 
 
 def test_change_password_then_create_and_revoke_a_token(page, live_server):
     base, api = live_server["base"], page.request
-    # A user of this test's own, so that the shared users keep their password.
-    admin = api.post(
-        f"{base}/api/v1/auth/token", form={"username": "admin@example.org", "password": PASSWORD}
-    ).json()["access_token"]
-    r = api.post(
-        f"{base}/api/v1/users",
-        headers={"Authorization": f"Bearer {admin}"},
-        data={
-            "email": "account@example.org",
-            "full_name": "Account Holder",
-            "password": PASSWORD,
-            "roles": ["scorer"],
-        },
-    )
-    assert r.status == 201, r.text()
-    page.goto(f"{base}/login")
-    page.get_by_label("Email address").fill("account@example.org")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}/")
+    own_user_signed_in(page, base, "account@example.org", "Account Holder", ["scorer"])
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Account").click()
     page.wait_for_url(f"{base}/account")

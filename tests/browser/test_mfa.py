@@ -5,32 +5,14 @@ import time
 
 import pyotp
 
-from tests.browser.conftest import PASSWORD, shot
+from tests.browser.conftest import PASSWORD, own_user_signed_in, shot
 
 
 def test_enrol_sign_out_and_sign_in_with_a_code(page, live_server):
-    base, api = live_server["base"], page.request
+    base = live_server["base"]
     violations = []
     page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
-    admin = api.post(
-        f"{base}/api/v1/auth/token", form={"username": "admin@example.org", "password": PASSWORD}
-    ).json()["access_token"]
-    r = api.post(
-        f"{base}/api/v1/users",
-        headers={"Authorization": f"Bearer {admin}"},
-        data={
-            "email": "mfa@example.org",
-            "full_name": "Two Factor",
-            "password": PASSWORD,
-            "roles": ["finance"],
-        },
-    )
-    assert r.status == 201, r.text()
-    page.goto(f"{base}/login")
-    page.get_by_label("Email address").fill("mfa@example.org")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}/")
+    own_user_signed_in(page, base, "mfa@example.org", "Two Factor", ["finance"])
 
     page.goto(f"{base}/account")
     page.get_by_role("link", name="Set up or manage your second factor").click()
