@@ -53,6 +53,14 @@ def _see(settings) -> tuple[str, ...]:
     return tuple(settings.scorers_see_rankings_from)
 
 
+def _readable_cycle(session, settings, web, cycle_id: int | None):
+    """The cycle asked for (or the one under review) once the user may read its rankings, and its
+    weightings."""
+    cycle = _cycle(session, cycle_id)
+    rankings.check_can_read(web.user, cycle, _see(settings))
+    return cycle, weightings.list_weightings(session, cycle.id)
+
+
 def _weighting_id(fields: Fields, name: str, options: list) -> int | None:
     """A weighting of the cycle chosen on the form (``None``: the cycle's default)."""
     value = fields.int(name, label="weighting")
@@ -80,9 +88,7 @@ def compare_page(
     settings: SettingsDep,
     cycle_id: Annotated[int | None, query_int("cycle_id")],
 ):
-    cycle = _cycle(session, cycle_id)
-    rankings.check_can_read(web.user, cycle, _see(settings))
-    options = weightings.list_weightings(session, cycle.id)
+    cycle, options = _readable_cycle(session, settings, web, cycle_id)
     fields = Fields(request.query_params)
     a = _weighting_id(fields, "a", options)
     b = _weighting_id(fields, "b", options)
@@ -188,10 +194,8 @@ def sensitivity_page(
     settings: SettingsDep,
     cycle_id: Annotated[int | None, query_int("cycle_id")],
 ):
-    cycle = _cycle(session, cycle_id)
+    cycle, options = _readable_cycle(session, settings, web, cycle_id)
     see = _see(settings)
-    rankings.check_can_read(web.user, cycle, see)
-    options = weightings.list_weightings(session, cycle.id)
     fields = Fields(request.query_params)
     weighting_id = _weighting_id(fields, "weighting_id", options)
     aggregation = _aggregation(fields, "aggregation")
@@ -342,10 +346,8 @@ def selection_page(
     settings: SettingsDep,
     cycle_id: Annotated[int | None, query_int("cycle_id")],
 ):
-    cycle = _cycle(session, cycle_id)
+    cycle, options = _readable_cycle(session, settings, web, cycle_id)
     see = _see(settings)
-    rankings.check_can_read(web.user, cycle, see)
-    options = weightings.list_weightings(session, cycle.id)
     q = request.query_params
     fields = Fields(q)
     weighting_id = _weighting_id(fields, "weighting_id", options)
