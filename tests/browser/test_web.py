@@ -53,6 +53,13 @@ def test_every_input_is_labelled_and_page_fits_320px(page, live_server):
     focused = page.evaluate("() => document.activeElement.textContent")
     assert "Skip to main content" in focused
     shot(page, "score-320px")
+    wider = {}
+    for path in ("/", "/proposals", f"/proposals/{pid}", "/account"):
+        page.goto(f"{base}{path}")
+        width = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        if width > 1:
+            wider[path] = width
+    assert wider == {}, f"pages wider than 320 px: {wider}"
 
 
 def test_chair_sees_heat_map_and_moderates(page, live_server):
