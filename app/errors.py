@@ -164,21 +164,26 @@ _STATUS_TITLES = {
 }
 
 
+def problem_of(request: Request, exc: ServiceError):
+    """The problem+json answer of a service error."""
+    return problem(
+        request,
+        exc.status,
+        exc.title,
+        exc.detail,
+        exc.type_slug,
+        errors=exc.errors,
+        headers=exc.headers,
+        extra=exc.extra,
+    )
+
+
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError):
         if exc.status == 403:
             request.state.denied_because = exc.detail  # for the audit record (app/audit/denials.py)
-        return problem(
-            request,
-            exc.status,
-            exc.title,
-            exc.detail,
-            exc.type_slug,
-            errors=exc.errors,
-            headers=exc.headers,
-            extra=exc.extra,
-        )
+        return problem_of(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):

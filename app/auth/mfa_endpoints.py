@@ -15,7 +15,7 @@ from app.auth import mfa
 from app.auth.throttle import Attempt, SignInFailed
 from app.config import Settings
 from app.deps import AdminUser, CurrentToken, CurrentUser, SessionDep, SettingsDep
-from app.errors import Forbidden, NotAuthenticated, ServiceError, field_error, problem
+from app.errors import Forbidden, NotAuthenticated, ServiceError, field_error, problem_of
 from app.models import User
 from app.types import Id
 from app.users import service as users
@@ -160,16 +160,7 @@ class RecoveryCodesOut(BaseModel):
 def _refused(request: Request, exc: ServiceError) -> Response:
     """A wrong code's answer, returned rather than raised: the request's unit of work commits, keeping the
     count of wrong codes and the audit record, and nothing else was changed."""
-    return problem(
-        request,
-        exc.status,
-        exc.title,
-        exc.detail,
-        exc.type_slug,
-        errors=exc.errors,
-        headers=exc.headers,
-        extra=exc.extra,
-    )
+    return problem_of(request, exc)
 
 
 CODE_RESPONSES = {
