@@ -118,7 +118,7 @@ def _seed(db, settings) -> dict:
                     cycle=cycle,
                 )
             )
-        create_panel(
+        panel = create_panel(
             s,
             users["chair"],
             cycle.id,
@@ -178,6 +178,7 @@ def _seed(db, settings) -> dict:
             "cycle_id": cycle.id,
             "open_cycle_id": open_cycle.id,
             "proposal_ids": [p.id for p in proposals],
+            "panel_id": panel.id,
         }
 
 
