@@ -5,11 +5,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
+from app.audit import service
 from app.deps import AdminUser, SessionDep
-from app.models import AuditEvent
-from app.pagination import Page, PageDep, paginate
+from app.pagination import Page, PageDep
 from app.types import Id, SingleLine, UtcDateTime
 
 router = APIRouter(tags=["audit"])
@@ -48,22 +47,19 @@ def list_audit(
         Query(description="Only security events that ended so."),
     ] = None,
 ) -> Page[AuditEventOut]:
-    stmt = select(AuditEvent).order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-    if entity_type:
-        stmt = stmt.where(AuditEvent.entity_type == entity_type)
-    if entity_id:
-        stmt = stmt.where(AuditEvent.entity_id == entity_id)
-    if actor_id is not None:
-        stmt = stmt.where(AuditEvent.actor_id == actor_id)
-    if action:
-        stmt = stmt.where(AuditEvent.action == action)
-    if outcome is not None:
-        stmt = stmt.where(AuditEvent.outcome == outcome)
-    if since is not None:
-        stmt = stmt.where(AuditEvent.occurred_at >= since)
-    if until is not None:
-        stmt = stmt.where(AuditEvent.occurred_at < until)
-    rows, total = paginate(session, stmt, page)
+    rows, total = service.list_events(
+        session,
+        service.AuditFilter(
+            actor_id=actor_id,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            outcome=outcome,
+            since=since,
+            until=until,
+        ),
+        page,
+    )
     return Page(
         items=[AuditEventOut.model_validate(r, from_attributes=True) for r in rows],
         total=total,

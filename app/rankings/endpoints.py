@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from app.audit.service import record
-from app.deps import CurrentUser, SessionDep, SettingsDep
+from app.deps import CurrentUser, SessionDep, SettingsDep, client_address
 from app.errors import ValidationFailed, field_error
 from app.models import ProposalKind, User
 from app.rankings import cache, compute, exports, service
@@ -33,7 +33,9 @@ def audit_export(request: Request, user: User, what: str, entity_type: str, enti
     """An export is not a mutation but is recorded: who pulled what, in its own short write.
 
     Call it once the file is built, so that an export that failed never shows as exported."""
-    with request.app.state.db.unit_of_work(request_id=request.headers.get("x-request-id")) as session:
+    with request.app.state.db.unit_of_work(
+        request_id=request.headers.get("x-request-id"), client_address=client_address(request)
+    ) as session:
         record(session, user, f"{what}.exported", entity_type, entity_id, changes=params)
 
 

@@ -6,6 +6,7 @@ from app.web import (
     account_pages,
     admin_pages,
     analysis_pages,
+    audit_pages,
     auth_pages,
     finance_pages,
     lock_pages,
@@ -28,5 +29,6 @@ def install(app: FastAPI) -> None:
         admin_pages,
         lock_pages,
         account_pages,
+        audit_pages,
     ):
         app.include_router(module.router)

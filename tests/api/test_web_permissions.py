@@ -98,6 +98,8 @@ WEB: dict[tuple[str, str], Api | Rule | str] = {
     ("POST", "/submissions/{submission_id}/verify"): Api("GET", "/submissions/{submission_id}/verify"),
     ("GET", "/admin"): Api("GET", "/users"),
     ("GET", "/admin/locks"): Api("GET", "/auth/locks"),
+    ("GET", "/audit"): Api("GET", "/audit"),
+    ("GET", "/audit.csv"): Api("GET", "/audit"),
     ("POST", "/proposals/new"): Api(
         "POST",
         "/proposals",

@@ -18,6 +18,17 @@
     inputs.forEach(function (i) { i.addEventListener("input", update); });
     update();
   }
+  // Times marked data-local (rendered in UTC) read in the viewer's own time zone; the ISO time stays in
+  // the element's datetime attribute and its title.
+  document.querySelectorAll("time[data-local]").forEach(function (t) {
+    var when = new Date(t.getAttribute("datetime"));
+    if (isNaN(when.getTime())) return;
+    t.title = t.textContent + " (" + t.getAttribute("datetime") + ")";
+    t.textContent = when.toLocaleString(undefined, {
+      day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
+      timeZoneName: "short"
+    });
+  });
   // Focus the error summary so screen readers announce it.
   var summary = document.querySelector(".error-summary");
   if (summary) summary.focus();
