@@ -135,9 +135,12 @@ class AllocationItem(BaseModel):
     reference: str
     title: str
     capability: str
+    cycle_id: int
+    cycle_status: str = Field(description="Scorecards are saved only while this is 'scoring'.")
     panel_id: int
     panel_name: str
-    scorecard_status: str
+    scorecard_status: str = Field(description="'new' (nothing saved yet), 'draft' or 'submitted'")
+    answered: int = Field(description="How many of the twelve principles your scorecard answers.")
     conflict: str | None
 
 

@@ -113,7 +113,7 @@ def _answers_out(answers: dict[int, Any]) -> dict[str, list]:
             )
             for p, a in answers.items()
         ],
-        "missing": [p for p in PRINCIPLES if p not in answers or not _answered(answers[p])],
+        "missing": unanswered(answers),
     }
 
 
@@ -159,10 +159,16 @@ def _check_answers(cycle: Cycle, answers: list[Answer], loc: tuple) -> list[dict
     return errors
 
 
+def unanswered(answers: dict[int, Any]) -> list[int]:
+    """The principles without a score or "not applicable" among ``answers`` (by principle number; each
+    with ``score`` and ``not_applicable``): what stops a scorecard from being submitted."""
+    return [p for p in PRINCIPLES if p not in answers or not _answered(answers[p])]
+
+
 def submit_errors(cycle: Cycle, answers: dict[int, ScorecardAnswer], loc: tuple) -> list[dict]:
     """Completeness and rationale rules a scorecard must meet to be submitted."""
     errors = []
-    missing = [p for p in PRINCIPLES if p not in answers or not _answered(answers[p])]
+    missing = unanswered(answers)
     if missing:
         listed = ", ".join(str(p) for p in missing)
         errors.append(
@@ -1031,12 +1037,14 @@ def load_tensor(session: Session, proposal_ids: list[int]) -> ScoreTensor:
 
 
 def allocation(session: Session, user: User, cycle_id: int | None) -> list[dict[str, Any]]:
-    """The proposals on panels the user sits on, with their own scorecard's state."""
+    """The proposals on panels the user sits on, with their own scorecard's state, how many of its
+    principles are answered, and the cycle's status (scoring is possible only while it is 'scoring')."""
     stmt = (
-        select(Proposal, Panel.id, Panel.name)
+        select(Proposal, Panel.id, Panel.name, Cycle.status)
         .join(PanelProposal, PanelProposal.proposal_id == Proposal.id)
         .join(Panel, Panel.id == PanelProposal.panel_id)
         .join(PanelMember, and_(PanelMember.panel_id == Panel.id, PanelMember.user_id == user.id))
+        .join(Cycle, Cycle.id == Proposal.cycle_id)
         .where(Proposal.status != ProposalStatus.draft.value)
         .order_by(Proposal.reference)
     )
@@ -1048,6 +1056,17 @@ def allocation(session: Session, user: User, cycle_id: int | None) -> list[dict[
             select(Scorecard.proposal_id, Scorecard.status).where(Scorecard.scorer_id == user.id)
         ).all()
     )
+    answered = dict(
+        session.execute(
+            select(Scorecard.proposal_id, func.count(ScorecardAnswer.principle_number))
+            .join(ScorecardAnswer, ScorecardAnswer.scorecard_id == Scorecard.id)
+            .where(
+                Scorecard.scorer_id == user.id,
+                or_(ScorecardAnswer.score.is_not(None), ScorecardAnswer.not_applicable.is_(True)),
+            )
+            .group_by(Scorecard.proposal_id)
+        ).all()
+    )
     declared = declared_conflicts(session, user.id)
     return [
         dict(
@@ -1055,13 +1074,51 @@ def allocation(session: Session, user: User, cycle_id: int | None) -> list[dict[
             reference=p.reference,
             title=p.title,
             capability=p.capability,
+            cycle_id=p.cycle_id,
+            cycle_status=cycle_status,
             panel_id=panel_id,
             panel_name=panel_name,
             scorecard_status=states.get(p.id, "new"),
+            answered=answered.get(p.id, 0),
             conflict=conflict_of(session, user.id, p, declared),
         )
-        for p, panel_id, panel_name in rows
+        for p, panel_id, panel_name, cycle_status in rows
     ]
+
+
+# A scorer's to-do list: what is left (to do, then drafts in progress) comes first.
+TODO_ORDER = ("to_do", "draft", "submitted", "conflict")
+
+
+def todo_status(item: dict[str, Any]) -> str:
+    """An allocation item's place on the scorer's to-do list: 'to_do' (nothing saved), 'draft',
+    'submitted' or 'conflict' (declared or recorded: not theirs to score)."""
+    if item["conflict"]:
+        return "conflict"
+    return {"new": "to_do"}.get(item["scorecard_status"], item["scorecard_status"])
+
+
+def todo_sorted(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The to-do list's order: by status (what is left first), then reference."""
+    return sorted(items, key=lambda a: (TODO_ORDER.index(todo_status(a)), a["reference"], a["proposal_id"]))
+
+
+def next_to_score(items: list[dict[str, Any]], after: int) -> dict[str, Any] | None:
+    """The next proposal left to score after proposal ``after``: the first unfinished one (to do or draft)
+    of a cycle in scoring, after ``after`` in reference order, wrapping round; None when none is left."""
+    left = [
+        a
+        for a in sorted(items, key=lambda a: (a["reference"], a["proposal_id"]))
+        if a["proposal_id"] != after
+        and a["cycle_status"] == CycleStatus.scoring.value
+        and todo_status(a) in ("to_do", "draft")
+    ]
+    current = next((a for a in items if a["proposal_id"] == after), None)
+    if current is not None:
+        later = [a for a in left if (a["reference"], a["proposal_id"]) > (current["reference"], after)]
+        if later:
+            return later[0]
+    return left[0] if left else None
 
 
 def count_scorecards(session: Session, proposal_ids: list[int]) -> dict[tuple[int, int], str]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -12,11 +13,11 @@ from app.config import Settings
 from app.deps import SessionDep, SettingsDep
 from app.errors import NotAuthenticated
 from app.models import Panel, Proposal, Role
-from app.scorecards.service import allocation
+from app.scorecards.service import allocation, todo_sorted, todo_status
 from app.users.service import check_password, signed_in_user
 from app.web import mfa_pages
 from app.web import session as websession
-from app.web.forms import text
+from app.web.forms import query_int, text
 from app.web.render import render
 from app.web.session import WebUser, checked_form, form_data, same_token
 
@@ -137,12 +138,56 @@ def logout(
     return response
 
 
+STATUS_LABELS = {
+    "to_do": "To do",
+    "draft": "Draft",
+    "submitted": "Submitted",
+    "conflict": "Conflict declared",
+}
+
+
+def my_work(alloc: list[dict], status: str, panel_id: int | None, q: str) -> dict:
+    """The scorer's to-do list: every allocated proposal with its status, what is left first; the rows the
+    filter keeps (status, panel, words in the reference, title or capability); and the counts."""
+    items = [a | {"todo": todo_status(a)} for a in todo_sorted(alloc)]
+    words = q.casefold().split()
+    shown = [
+        a
+        for a in items
+        if (status not in STATUS_LABELS or a["todo"] == status)
+        and (panel_id is None or a["panel_id"] == panel_id)
+        and all(w in f"{a['reference']} {a['title']} {a['capability']}".casefold() for w in words)
+    ]
+    counts = {k: sum(a["todo"] == k for a in items) for k in STATUS_LABELS}
+    return {
+        "rows": shown,
+        "total": len(items),
+        "counts": counts,
+        "due": len(items) - counts["conflict"],
+        "panels": sorted({(a["panel_id"], a["panel_name"]) for a in items}, key=lambda x: x[1]),
+        "filter": {"status": status if status in STATUS_LABELS else "", "panel": panel_id, "q": q},
+        "filtered": len(shown) != len(items) or bool(q) or status in STATUS_LABELS or panel_id is not None,
+        "next": next(
+            (a for a in items if a["todo"] in ("to_do", "draft") and a["cycle_status"] == "scoring"), None
+        ),
+    }
+
+
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, web: WebUser, session: SessionDep) -> HTMLResponse:
+def home(
+    request: Request,
+    web: WebUser,
+    session: SessionDep,
+    panel: Annotated[int | None, query_int("panel")],
+    conflict: Annotated[int | None, query_int("conflict")],
+    status: str = "",
+    q: str = "",
+) -> HTMLResponse:
     user = web.user
     alloc = allocation(session, user, None) if user.has_role(Role.scorer) else []
-    submitted = sum(a["scorecard_status"] == "submitted" for a in alloc if not a["conflict"])
-    due = sum(1 for a in alloc if not a["conflict"])
+    work = my_work(alloc, status, panel, q.strip()[:200])
+    # The banner after declaring a conflict names the proposal, and shows only when the conflict is there.
+    declared = next((a for a in alloc if a["proposal_id"] == conflict and a["conflict"]), None)
     own = (
         list(
             session.scalars(
@@ -164,9 +209,9 @@ def home(request: Request, web: WebUser, session: SessionDep) -> HTMLResponse:
         "home.html",
         web,
         title="My work",
-        allocation=alloc,
-        submitted=submitted,
-        due=due,
+        work=work,
+        status_labels=STATUS_LABELS,
+        declared=declared,
         own=own,
         chaired=chaired,
     )

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Annotated
 
+import numpy as np
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
@@ -18,6 +20,7 @@ from app.web.forms import INT32_MAX, Fields, FormError, errors_from, path_id, te
 from app.web.proposal_pages import principles
 from app.web.render import render
 from app.web.session import WebUser, checked_form
+from scoring.agreement import spread_and_sd
 
 router = APIRouter(include_in_schema=False)
 
@@ -64,7 +67,40 @@ def renames(answers: list[dict]) -> dict[str, str]:
     return out
 
 
-def _page(request, web, session, proposal_id, raw=None, errors=None, status=200, message=None):
+def _others(session, web, proposal_id: int, own_id: int, cycle) -> list[dict] | None:
+    """After the user's own submission: every submitted scorecard of the proposal (the API's
+    GET /proposals/{id}/scorecards, with its blind rule), as a table per principle with the spread of the
+    answered scores; None while the rule keeps them hidden."""
+    try:
+        cards = service.list_for_proposal(session, web.user, proposal_id)
+    except ServiceError:
+        return None
+    cards = [c for c in cards if c.status == "submitted"]
+    others = [c for c in cards if c.scorer_id != own_id]
+    ordered = [c for c in cards if c.scorer_id == own_id] + others
+    letters = {c.scorer_id: chr(ord("A") + i) if i < 26 else str(i + 1) for i, c in enumerate(others)}
+    values = np.full((1, len(ordered), 12), np.nan)
+    table = {p: [None] * len(ordered) for p in range(1, 13)}
+    for j, c in enumerate(ordered):
+        for a in c.scores:
+            table[a.principle][j] = "N/A" if a.not_applicable else a.score
+            if a.score is not None and not a.not_applicable:
+                values[0, j, a.principle - 1] = a.score
+    spread, _, count = spread_and_sd(values)
+    return {
+        "columns": [
+            ("You" if c.scorer_id == own_id else f"Member {letters[c.scorer_id]}", c.counts_in_aggregation)
+            for c in ordered
+        ],
+        "rows": [
+            (p, table[p], None if count[0, p - 1] == 0 else int(spread[0, p - 1])) for p in range(1, 13)
+        ],
+        "others": len(others),
+        "threshold": cycle.disagreement_threshold,
+    }
+
+
+def _page(request, web, session, proposal_id, raw=None, errors=None, status=200, saved="", reason=""):
     ctx = service.context(session, proposal_id)
     p = get_proposal(session, web.user, proposal_id)
     try:
@@ -91,6 +127,15 @@ def _page(request, web, session, proposal_id, raw=None, errors=None, status=200,
     levels = [
         (str(v), cycle.scale_labels.get(str(v), "")) for v in range(cycle.scale_min, cycle.scale_max + 1)
     ]
+    locked = card.status == "submitted"
+    # Banners promise only what is so: "submitted" when the card is, "saved" when a draft is there.
+    message = {"draft": "Draft saved." if card.status == "draft" else None}.get(saved)
+    just_submitted = saved == "submitted" and locked
+    upcoming = (
+        service.next_to_score(service.allocation(session, web.user, None), proposal_id)
+        if just_submitted
+        else None
+    )
     return render(
         request,
         "score.html",
@@ -105,10 +150,17 @@ def _page(request, web, session, proposal_id, raw=None, errors=None, status=200,
         levels=levels,
         principles=principles(session),
         sa={s.principle_number: s.text for s in p.self_assessments},
+        money=[(f.year, f.cost, f.saving, f.cost - f.saving) for f in p.financials],
+        cost=cost,
+        saving=saving,
         net=cost - saving,
         conflict_types=CONFLICT_TYPES,
+        conflict_reason=reason,
         message=message,
-        locked=card.status == "submitted",
+        just_submitted=just_submitted,
+        upcoming=upcoming,
+        locked=locked,
+        others=_others(session, web, proposal_id, web.user.id, cycle) if locked else None,
         scoring_open=cycle.status == "scoring",
     )
 
@@ -121,12 +173,24 @@ def score_page(
     session: SessionDep,
     saved: str = "",
 ):
-    messages = {
-        "draft": "Draft saved.",
-        "submitted": "Scorecard submitted.",
-        "conflict": "Conflict declared.",
+    return _page(request, web, session, proposal_id, saved=saved)
+
+
+def ordered_errors(errors: dict[str, str]) -> dict[str, str]:
+    """The page's errors in the order of its fields: principle by principle, then the rest."""
+    order = [f"{f}_{p}" for p in range(1, 13) for f in ("score", "rationale", "confidence")]
+    return {k: errors[k] for k in order if k in errors} | {k: v for k, v in errors.items() if k not in order}
+
+
+def unanswered_errors(session, web, proposal_id: int, answers: list[dict]) -> dict[str, str]:
+    """An error beside each principle that stops the submission, as the service counts them: the
+    answers posted over those already saved."""
+    saved = {a.principle: a for a in service.get_own(session, web.user, proposal_id).scores}
+    posted = {a["principle"]: SimpleNamespace(**a) for a in answers}
+    return {
+        f"score_{p}": f"Select a score for principle {p}, or mark it not applicable."
+        for p in service.unanswered(saved | posted)
     }
-    return _page(request, web, session, proposal_id, message=messages.get(saved))
 
 
 @router.post("/proposals/{proposal_id}/score", response_class=HTMLResponse)
@@ -146,13 +210,17 @@ def save_score(
         with session.begin_nested():
             service.save(session, web.user, proposal_id, data)
     except (FormError, ValidationError, ServiceError) as exc:
+        errors = errors_from(exc, renames(answers))
+        if isinstance(exc, ServiceError) and any(e.get("type") == "incomplete" for e in exc.errors or []):
+            errors.pop("_form", None)
+            errors |= unanswered_errors(session, web, proposal_id, answers)
         return _page(
             request,
             web,
             session,
             proposal_id,
             raw=raw,
-            errors=errors_from(exc, renames(answers)),
+            errors=ordered_errors(errors),
             status=422 if not isinstance(exc, ServiceError) else exc.status,
         )
     return RedirectResponse(
@@ -175,5 +243,7 @@ def declare(
             declare_conflict(session, web.user, p, data)
     except (ValidationError, ServiceError) as exc:
         errs = errors_from(exc, {"type": "conflict_type", "reason": "conflict_reason"})
-        return _page(request, web, session, proposal_id, errors=errs, status=422)
-    return RedirectResponse("/?conflict=1", status_code=303)
+        return _page(
+            request, web, session, proposal_id, errors=errs, status=422, reason=text(form, "conflict_reason")
+        )
+    return RedirectResponse(f"/?conflict={proposal_id}#conflict-banner", status_code=303)

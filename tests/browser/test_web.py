@@ -33,7 +33,7 @@ def test_scorer_scores_with_one_error_corrected(page, live_server):
     box.fill("Transformational: replaces the manual process")
     page.get_by_role("button", name="Submit scorecard").click()
     page.wait_for_url(f"{base}/proposals/{pid}/score?saved=submitted")
-    assert "Scorecard submitted." in page.locator("main").inner_text()
+    assert "Scorecard for B-1 submitted" in page.locator("main").inner_text()
     assert page.locator(".tag.submitted").first.is_visible()
     shot(page, "score-submitted")
 
