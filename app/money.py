@@ -31,30 +31,39 @@ _AMOUNT = re.compile(
 _EXAMPLE = '"1250000.00" or "1,250,000.00"'
 
 
+class AmountError(ValueError):
+    """An amount that cannot be read, with ``reason`` saying why (``format``, ``places``, ``negative`` or
+    ``too_large``), so that the web client can word the message for the field without parsing the text."""
+
+    def __init__(self, message: str, reason: str = "format") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def _not_an_amount(value: Any) -> ValueError:
     shown = str(value) if len(str(value)) <= MAX_TEXT else str(value)[:MAX_TEXT] + "…"
     if "," in shown:
-        return ValueError(
+        return AmountError(
             f"'{shown}' is not an amount: a comma must separate groups of three digits, as in {_EXAMPLE}"
         )
-    return ValueError(f"'{shown}' is not a decimal amount such as {_EXAMPLE}")
+    return AmountError(f"'{shown}' is not a decimal amount such as {_EXAMPLE}")
 
 
 def _parse_text(value: str) -> Decimal:
     text = value.strip()
     if len(text) > MAX_TEXT:
-        raise ValueError(f"an amount is at most {MAX_TEXT} characters, such as {_EXAMPLE}")
+        raise AmountError(f"an amount is at most {MAX_TEXT} characters, such as {_EXAMPLE}")
     if text.lstrip("+-").lower() in ("nan", "snan", "inf", "infinity"):
-        raise ValueError("amount must be a finite number")
+        raise AmountError("amount must be a finite number")
     m = _AMOUNT.fullmatch(text)
     if m is None or (m["sign"] and m["sign2"]) or not (m["whole"] or m["fraction"]):
         raise _not_an_amount(value)
     whole = m["whole"].replace(",", "").lstrip("0") or "0"
     fraction = (m["fraction"] or "").rstrip("0")
     if len(fraction) > 2:
-        raise ValueError("amount has more than two decimal places")
+        raise AmountError("amount has more than two decimal places", "places")
     if len(whole) > len(str(MAX_WHOLE_POUNDS)):
-        raise ValueError(f"amount must be at most {MAX_MONEY}")
+        raise AmountError(f"amount must be at most {MAX_MONEY}", "too_large")
     negative = "-" in (m["sign"], m["sign2"])
     return Decimal(f"{'-' if negative else ''}{whole}.{fraction or '0'}")
 
@@ -66,29 +75,29 @@ def parse_fixed2(value: Any, *, allow_negative: bool = False) -> Decimal:
     Raises ``ValueError`` (a field error) for anything else, however large or malformed.
     """
     if isinstance(value, bool):
-        raise ValueError(f"expected a decimal string such as {_EXAMPLE}")
+        raise AmountError(f"expected a decimal string such as {_EXAMPLE}")
     if isinstance(value, float):
-        raise ValueError('give amounts as a decimal string such as "1250000.00", not a JSON number')
+        raise AmountError('give amounts as a decimal string such as "1250000.00", not a JSON number')
     if isinstance(value, int):
         if abs(value) > MAX_WHOLE_POUNDS:  # checked before Decimal: 10**26 cannot be quantised
-            raise ValueError(f"amount must be at most {MAX_MONEY}")
+            raise AmountError(f"amount must be at most {MAX_MONEY}", "too_large")
         amount = Decimal(value)
     elif isinstance(value, Decimal):
         if not value.is_finite():
-            raise ValueError("amount must be a finite number")
+            raise AmountError("amount must be a finite number")
         if abs(value) > MAX_MONEY:  # a comparison needs no precision; quantize would
-            raise ValueError(f"amount must be at most {MAX_MONEY}")
+            raise AmountError(f"amount must be at most {MAX_MONEY}", "too_large")
         amount = value
         if amount != amount.quantize(TWO_PLACES):
-            raise ValueError("amount has more than two decimal places")
+            raise AmountError("amount has more than two decimal places", "places")
     elif isinstance(value, str):
         amount = _parse_text(value)
     else:
-        raise ValueError(f"expected a decimal string such as {_EXAMPLE}")
+        raise AmountError(f"expected a decimal string such as {_EXAMPLE}")
     if not allow_negative and amount < 0:
-        raise ValueError("amount must not be negative")
+        raise AmountError("amount must not be negative", "negative")
     if abs(amount) > MAX_MONEY:
-        raise ValueError(f"amount must be at most {MAX_MONEY}")
+        raise AmountError(f"amount must be at most {MAX_MONEY}", "too_large")
     return amount.quantize(TWO_PLACES)
 
 

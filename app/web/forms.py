@@ -19,6 +19,7 @@ from fastapi import Depends, Request
 from pydantic import ValidationError
 
 from app.errors import ServiceError
+from app.web.messages import Label, message
 
 INT32_MAX = 2**31 - 1  # ids, versions and counts are INTEGER columns on PostgreSQL
 PAGE_MAX = 100_000  # list pages: far beyond any real list, and the offset stays small
@@ -186,15 +187,18 @@ def field_key(loc: list | tuple) -> str:
     return ".".join(parts) or "_form"
 
 
-def errors_from(exc: Exception, rename: dict[str, str] | None = None) -> dict[str, str]:
+def errors_from(
+    exc: Exception, rename: dict[str, str] | None = None, labels: dict[str, Label] | None = None
+) -> dict[str, str]:
     """``{field: message}`` from a pydantic ValidationError, a ServiceError with field errors or a
-    FormError."""
+    FormError: each message in plain English naming the field (``app.web.messages``, the one mapping),
+    keyed by the form's field name (``rename`` maps an error's location to it)."""
     rename = rename or {}
     out: dict[str, str] = {}
     if isinstance(exc, FormError):
         return dict(exc.errors)
     if isinstance(exc, ValidationError):
-        raw = [{"loc": e["loc"], "msg": str(e["msg"]).removeprefix("Value error, ")} for e in exc.errors()]
+        raw: list[dict] = list(exc.errors())
     elif isinstance(exc, ServiceError) and exc.errors:
         raw = exc.errors
     elif isinstance(exc, ServiceError):
@@ -204,7 +208,7 @@ def errors_from(exc: Exception, rename: dict[str, str] | None = None) -> dict[st
     for e in raw:
         key = field_key(e["loc"])
         key = rename.get(key, key)
-        out.setdefault(key, e["msg"])
+        out.setdefault(key, message(key, e, labels))
     return out
 
 

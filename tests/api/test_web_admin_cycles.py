@@ -51,7 +51,7 @@ def test_each_way_of_typing_a_budget_is_kept(client, admin, db, typed):
         ("2026-27: 4000000\n5000000", "Line 2 of the budget envelopes"),
         ("2026-27: 4000000\n2026-27: 4500000", "Line 2 gives a budget for 2026-27 again"),
         ("2026-27:", "Line 1 of the budget envelopes"),
-        ("2026-27: five million", "not a decimal amount"),
+        ("2026-27: five million", "Enter the budget envelope in pounds"),
         ("2029-30: 100", "2029-30"),
     ],
 )
