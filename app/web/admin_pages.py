@@ -1,20 +1,17 @@
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy import select
 
 from app.cycles import service as cycles
-from app.cycles.schemas import CycleCreate, Transition
 from app.deps import SessionDep, SettingsDep
 from app.errors import Forbidden, ServiceError
 from app.models import Cycle, Role, User
 from app.users.schemas import UserCreate
 from app.users.service import create_user
-from app.web.forms import FormError, errors_from, parse_budget_lines, path_id, text
+from app.web.forms import errors_from, text
 from app.web.render import render
 from app.web.session import WebUser, checked_form
 
@@ -49,7 +46,7 @@ def _page(request, web, session, errors=None, values=None, status=200, message=N
 @router.get("/admin", response_class=HTMLResponse)
 def admin_page(request: Request, web: WebUser, session: SessionDep, saved: str = ""):
     _admin(web)
-    return _page(request, web, session, message={"user": "User created.", "cycle": "Cycle saved."}.get(saved))
+    return _page(request, web, session, message={"user": "User created."}.get(saved))
 
 
 @router.post("/admin/users", response_class=HTMLResponse)
@@ -71,49 +68,3 @@ def add_user(
         errs = errors_from(exc, {f"roles.{i}": "roles" for i in range(10)})
         return _page(request, web, session, errors=errs, values=values, status=422)
     return RedirectResponse("/admin?saved=user", status_code=303)
-
-
-@router.post("/admin/cycles", response_class=HTMLResponse)
-def add_cycle(request: Request, web: WebUser, session: SessionDep, form=Depends(checked_form)):
-    _admin(web)
-    years = [y.strip() for y in text(form, "financial_years").split(",") if y.strip()]
-    values = {
-        "name": text(form, "name"),
-        "financial_years": text(form, "financial_years"),
-        "budgets": text(form, "budgets"),
-    }
-    try:
-        budgets = parse_budget_lines(values["budgets"])
-    except FormError as exc:
-        return _page(request, web, session, errors=exc.errors, values=values, status=exc.status)
-    try:
-        data = CycleCreate.model_validate(
-            {"name": values["name"], "financial_years": years, "budgets": budgets}
-        )
-        with session.begin_nested():
-            cycles.create_cycle(session, web.user, data)
-    except (ValidationError, ServiceError) as exc:
-        renames = {f"budgets.{y}": "budgets" for y in budgets} | {
-            f"financial_years.{i}": "financial_years" for i in range(10)
-        }
-        return _page(request, web, session, errors=errors_from(exc, renames), values=values, status=422)
-    return RedirectResponse("/admin?saved=cycle", status_code=303)
-
-
-@router.post("/admin/cycles/{cycle_id}/transition", response_class=HTMLResponse)
-def transition(
-    request: Request,
-    cycle_id: Annotated[int, path_id("cycle_id")],
-    web: WebUser,
-    session: SessionDep,
-    form=Depends(checked_form),
-):
-    _admin(web)
-    try:
-        with session.begin_nested():
-            cycles.transition(
-                session, web.user, cycles.get_cycle(session, cycle_id), Transition(to=text(form, "to"))
-            )
-    except (ValidationError, ServiceError) as exc:
-        return _page(request, web, session, errors=errors_from(exc), status=409)
-    return RedirectResponse("/admin?saved=cycle", status_code=303)

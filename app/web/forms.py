@@ -215,33 +215,3 @@ def errors_from(
 def text(form: Any, name: str) -> str:
     value = form.get(name)
     return "" if value is None else str(value).strip()
-
-
-# "2027-28: 5000000", "2027-28 = £5,000,000", "2027-28    5000000" (a tab or spaces, as pasted from a sheet).
-_BUDGET_LINE = re.compile(r"\s*(?P<year>\S+?)\s*(?:[:=]|\s)\s*(?P<amount>\S.*?)\s*")
-
-
-def parse_budget_lines(raw: str, *, field: str = "budgets") -> dict[str, str]:
-    """Budget envelopes typed one year per line, as ``{year: amount text}``.
-
-    A line that cannot be read, or a year given twice, is a field error naming the line: nothing typed is
-    ever dropped silently. The amounts are checked by the schema (exact pence, never binary floats)."""
-    budgets: dict[str, str] = {}
-    problems: list[str] = []
-    for number, line in enumerate(raw.splitlines(), start=1):
-        if not line.strip():
-            continue
-        m = _BUDGET_LINE.fullmatch(line)
-        if m is None:
-            shown = line.strip() if len(line.strip()) <= 40 else line.strip()[:40] + "…"
-            problems.append(
-                f"Line {number} of the budget envelopes (‘{shown}’) cannot be read: "
-                "write each year and its amount in pounds, like 2027-28: 5000000."
-            )
-        elif m["year"] in budgets:
-            problems.append(f"Line {number} gives a budget for {m['year']} again: give each year once.")
-        else:
-            budgets[m["year"]] = m["amount"]
-    if problems:
-        raise FormError(field, " ".join(problems), status=422)
-    return budgets

@@ -97,6 +97,13 @@ WEB: dict[tuple[str, str], Api | Rule | str] = {
     ("GET", "/submissions/{submission_id}/download.{fmt}"): Api("GET", "/submissions/{submission_id}.{fmt}"),
     ("POST", "/submissions/{submission_id}/verify"): Api("GET", "/submissions/{submission_id}/verify"),
     ("GET", "/admin"): Api("GET", "/users"),
+    ("GET", "/cycles"): Api("GET", "/cycles"),
+    ("GET", "/cycles/new"): Api("POST", "/cycles"),
+    ("GET", "/cycles/{cycle_id}"): Api("GET", "/cycles/{cycle_id}"),
+    ("GET", "/cycles/{cycle_id}/edit"): Rule(frozenset({"admin", "chair"})),
+    ("GET", "/cycles/{cycle_id}/status"): Api(
+        "POST", "/cycles/{cycle_id}/transition", only=frozenset({"admin"})
+    ),
     ("GET", "/admin/locks"): Api("GET", "/auth/locks"),
     ("GET", "/audit"): Api("GET", "/audit"),
     ("GET", "/audit.csv"): Api("GET", "/audit"),
@@ -171,12 +178,24 @@ WEB: dict[tuple[str, str], Api | Rule | str] = {
     ("POST", "/admin/locks/lift"): Api(
         "DELETE", "/auth/locks/{scope}/{key}", form={"scope": "account", "key": "nobody@example.org"}
     ),
-    # The web admin page is for admins; chairs create and move cycles through the API only.
-    ("POST", "/admin/cycles"): Api(
+    # Cycles: chairs and admins create and edit them (a chair only the name and prefix, as PATCH allows);
+    # status changes on the web are for admins, through a confirmation page.
+    ("POST", "/cycles/new"): Api(
         "POST",
         "/cycles",
-        only=frozenset({"admin"}),
-        form={"name": "Web cycle {role}", "financial_years": "2031-32", "budgets": "2031-32: 1000.00"},
+        form={
+            "name": "Web cycle {role}",
+            "year_0": "2031-32",
+            "budget_0": "1000.00",
+            "scale_min": "0",
+            "scale_max": "5",
+            "not_applicable_policy": "minimum",
+            "min_scorecards": "3",
+            "disagreement_threshold": "2",
+        },
+    ),
+    ("POST", "/cycles/{cycle_id}/edit"): Rule(
+        frozenset({"admin", "chair"}), form={"name": "Renamed on the web {role}", "version": "1"}
     ),
     ("POST", "/proposals/{proposal_id}/withdraw"): Api(
         "POST", "/proposals/{proposal_id}/withdraw", form={"reason": "Withdrawn on the web"}
@@ -184,7 +203,7 @@ WEB: dict[tuple[str, str], Api | Rule | str] = {
     ("POST", "/proposals/{proposal_id}/conflict"): Api(
         "POST", "/proposals/{proposal_id}/conflicts", form={"type": "other", "conflict_reason": "Web check"}
     ),
-    ("POST", "/admin/cycles/{cycle_id}/transition"): Api(
+    ("POST", "/cycles/{cycle_id}/status"): Api(
         "POST", "/cycles/{cycle_id}/transition", only=frozenset({"admin"}), form={"to": "moderation"}
     ),
     # Each user's own account: the token rows are the admin's token, so another role gets 404 there.
