@@ -128,6 +128,7 @@ def _page(request, web, session, proposal_id, raw=None, errors=None, status=200,
         (str(v), cycle.scale_labels.get(str(v), "")) for v in range(cycle.scale_min, cycle.scale_max + 1)
     ]
     locked = card.status == "submitted"
+    prs = principles(session)
     # Banners promise only what is so: "submitted" when the card is, "saved" when a draft is there.
     message = {"draft": "Draft saved." if card.status == "draft" else None}.get(saved)
     just_submitted = saved == "submitted" and locked
@@ -148,7 +149,8 @@ def _page(request, web, session, proposal_id, raw=None, errors=None, status=200,
         raw=raw,
         errors=errors or {},
         levels=levels,
-        principles=principles(session),
+        principles=prs,
+        titles={pr.number: pr.title for pr in prs},
         sa={s.principle_number: s.text for s in p.self_assessments},
         money=[(f.year, f.cost, f.saving, f.cost - f.saving) for f in p.financials],
         cost=cost,
