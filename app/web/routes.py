@@ -10,11 +10,13 @@ from app.web import (
     auth_pages,
     cycle_pages,
     finance_pages,
+    import_pages,
     lock_pages,
     panel_pages,
     proposal_pages,
     render,
     scoring_pages,
+    user_pages,
 )
 
 
@@ -32,5 +34,7 @@ def install(app: FastAPI) -> None:
         lock_pages,
         account_pages,
         audit_pages,
+        user_pages,
+        import_pages,
     ):
         app.include_router(module.router)

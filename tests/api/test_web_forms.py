@@ -158,8 +158,14 @@ def world(app, client, factory, admin):
         clients[role] = TestClient(app, raise_server_exceptions=False)
         assert sign_in(clients[role], actor.email).headers["location"] == step
         app.state.settings.mfa_required_roles = None
+    # the admin's users pages: a user to edit and deactivate, and one already deactivated to reactivate
+    listed, gone = factory.user("finance"), factory.user("finance")
+    r = client.patch(f"{API}/users/{gone.id}", headers=admin.headers, json={"is_active": False})
+    assert r.status_code == 200, r.text
     return dict(
         clients=clients,
+        listed=listed,
+        gone=gone,
         open_cycle=open_cycle,
         scoring=scoring,
         moderation=moderation,
@@ -192,7 +198,13 @@ def form_pages(w) -> dict[str, list[tuple[str, str]]]:
         "/weightings/{weighting_id}/default": [("admin", f"/weightings?cycle_id={s}")],
         "/submissions": [("finance", f"/submissions?cycle_id={m}"), ("admin", f"/submissions?cycle_id={s}")],
         "/submissions/{submission_id}/verify": [("finance", f"/submissions?cycle_id={s}")],
-        "/admin/users": [("admin", "/admin")],
+        "/admin/users": [("admin", "/admin/users/new")],
+        "/admin/users/{user_id}": [("admin", f"/admin/users/{w['listed'].id}")],
+        "/admin/users/{user_id}/password": [("admin", f"/admin/users/{w['listed'].id}")],
+        "/admin/users/{user_id}/sign-out": [("admin", f"/admin/users/{w['listed'].id}")],
+        "/admin/users/{user_id}/deactivate": [("admin", f"/admin/users/{w['listed'].id}/deactivate")],
+        "/admin/users/{user_id}/reactivate": [("admin", f"/admin/users/{w['gone'].id}/reactivate")],
+        "/admin/import": [("admin", f"/admin/import?cycle_id={o}"), ("chair", f"/admin/import?cycle_id={s}")],
         "/admin/locks/lift": [("admin", "/admin/locks")],
         "/cycles/new": [("admin", "/cycles/new"), ("chair", "/cycles/new")],
         "/cycles/{cycle_id}/edit": [("admin", f"/cycles/{o}/edit"), ("chair", f"/cycles/{o}/edit")],
@@ -285,6 +297,7 @@ def test_page_addresses_with_malformed_numbers_are_4xx(app, world):
         "weighting_id": 1,
         "submission_id": 1,
         "token_id": world["token"]["id"],
+        "user_id": world["listed"].id,
         "fmt": "csv",
     }
     failures = []

@@ -105,6 +105,16 @@ WEB: dict[tuple[str, str], Api | Rule | str] = {
         "POST", "/cycles/{cycle_id}/transition", only=frozenset({"admin"})
     ),
     ("GET", "/admin/locks"): Api("GET", "/auth/locks"),
+    # The admin's users pages; the import page and its templates are for whoever the import API allows
+    ("GET", "/admin/users"): Api("GET", "/users"),
+    ("GET", "/admin/users/new"): Api("POST", "/users"),
+    ("GET", "/admin/users/{user_id}"): Api("GET", "/users/{user_id}"),
+    ("GET", "/admin/users/{user_id}/deactivate"): Api("GET", "/users/{user_id}"),
+    ("GET", "/admin/users/{user_id}/reactivate"): Api("GET", "/users/{user_id}"),
+    ("GET", "/admin/import"): Api("POST", "/cycles/{cycle_id}/proposals/import", query="cycle_id={cycle_id}"),
+    ("GET", "/admin/import/template.{fmt}"): Api(
+        "POST", "/cycles/{cycle_id}/proposals/import", query="cycle_id={cycle_id}"
+    ),
     ("GET", "/audit"): Api("GET", "/audit"),
     ("GET", "/audit.csv"): Api("GET", "/audit"),
     ("POST", "/proposals/new"): Api(
@@ -230,6 +240,22 @@ WEB: dict[tuple[str, str], Api | Rule | str] = {
     ("POST", "/account/mfa/disable"): Api("POST", "/users/me/mfa/disable", form={"code": "000000"}),
     ("GET", "/admin/mfa"): Rule(frozenset({"admin"})),
     ("POST", "/admin/mfa/{user_id}/reset"): Api("DELETE", "/users/{user_id}/mfa"),
+    # user_id is the proposer: renamed, given a new password, signed out, deactivated and reactivated
+    ("POST", "/admin/users/{user_id}"): Api(
+        "PATCH",
+        "/users/{user_id}",
+        form={"full_name": "Renamed on the web", "roles": "proposer", "version": "1"},
+    ),
+    ("POST", "/admin/users/{user_id}/password"): Api(
+        "PATCH", "/users/{user_id}", form={"password": "a new web passphrase"}
+    ),
+    ("POST", "/admin/users/{user_id}/sign-out"): Api("POST", "/users/{user_id}/sign-out"),
+    ("POST", "/admin/users/{user_id}/deactivate"): Api("PATCH", "/users/{user_id}"),
+    ("POST", "/admin/users/{user_id}/reactivate"): Api("PATCH", "/users/{user_id}"),
+    # no file: the page answers with its field error, nothing stored
+    ("POST", "/admin/import"): Api(
+        "POST", "/cycles/{cycle_id}/proposals/import", form={"cycle_id": "{cycle_id}"}
+    ),
     ("POST", "/logout"): Rule(SIGNED_IN),
 }
 

@@ -22,7 +22,7 @@ def test_scorer_scores_with_one_error_corrected(page, live_server):
     page.get_by_role("button", name="Submit scorecard").click()
     summary = page.locator(".error-summary")
     assert summary.is_visible()
-    assert "a rationale is required for a score of 5" in summary.inner_text()
+    assert "A rationale is required for a score of 5" in summary.inner_text()
     box = page.get_by_label("Rationale for principle 5")
     assert box.get_attribute("aria-invalid") == "true"
     assert "rationale_5-error" in box.get_attribute("aria-describedby")
@@ -60,6 +60,11 @@ def test_every_input_is_labelled_and_page_fits_320px(page, live_server):
         if width > 1:
             wider[path] = width
     assert wider == {}, f"pages wider than 320 px: {wider}"
+    # My work: the status and action of every row in view without scrolling the table
+    page.goto(f"{base}/")
+    cut = page.evaluate("""() => [...document.querySelectorAll('table.todo td.status, table.todo td.action')]
+        .filter(td => td.getBoundingClientRect().right > window.innerWidth + 0.5).length""")
+    assert page.locator("table.todo td.status").count() == 3 and cut == 0
 
 
 def test_chair_sees_heat_map_and_moderates(page, live_server):
