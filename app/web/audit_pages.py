@@ -193,7 +193,7 @@ def audit_csv(request: Request, web: WebUser, session: SessionDep):
 
             yield from exports.csv_chunks(counted(), emails)
         filters = {k: v for k, v in values.items() if v}
-        audit_export(request, user, "audit", "audit", "trail", format="csv", rows=rows, **filters)
+        audit_export(request, user, "audit", "audit", "trail", format="csv", rows=rows, filters=filters)
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return StreamingResponse(

@@ -192,7 +192,7 @@ def test_the_csv_holds_every_matching_event_and_is_safe_in_a_spreadsheet(client,
         changes={"title": {"before": "@SUM(A1)", "after": "-2+3"}},
         address="+1",
     )
-    r = client.get("/audit.csv", params={"action": "test.bulk"})
+    r = client.get("/audit.csv", params={"action": "test.bulk", "entity_type": "proposal"})
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/csv")
     assert r.headers["content-disposition"].startswith('attachment; filename="audit-')
@@ -215,7 +215,11 @@ def test_the_csv_holds_every_matching_event_and_is_safe_in_a_spreadsheet(client,
     with db.unit_of_work(write=False) as s:
         event = s.scalar(select(AuditEvent).where(AuditEvent.action == "audit.exported"))
         assert event.actor_id == admin.id
-        assert event.changes == {"format": "csv", "rows": 71, "action": "test.bulk"}
+        assert event.changes == {
+            "format": "csv",
+            "rows": 71,
+            "filters": {"action": "test.bulk", "entity_type": "proposal"},
+        }
 
 
 def test_the_page_offers_the_csv_with_the_same_filters(client, seeded):
