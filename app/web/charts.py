@@ -33,7 +33,7 @@ def ranking_bars(
     whiskers = any(it.get("rank_interval") for it in items)
     rank_x0 = label_w + bar_w + gap
     width = rank_x0 + (rank_w + 20 if whiskers else 0)
-    height = row * n + 70
+    height = row * n + 86
     axis_y = row * n + 20
     line_after = None if walk is None else walk["last_funded_position"]
     skipped = set() if walk is None else set(walk["skipped"])
@@ -97,19 +97,33 @@ def ranking_bars(
                 f'<line x1="0" y1="{ly}" x2="{width}" y2="{ly}" class="budget-line"/>'
                 f'<text x="{label_w + bar_w + gap - 4}" y="{ly - 3}" class="budget-label">budget</text>'
             )
-    ly = axis_y + 34
-    if walk is not None:
-        parts.append(
-            f'<g class="legend"><rect x="{label_w}" y="{ly - 9}" width="12" height="10" class="bar funded"/>'
-            f'<text x="{label_w + 16}" y="{ly}" class="axis">best funded set</text>'
-            f'<rect x="{label_w + 120}" y="{ly - 9}" width="12" height="10" class="bar skipped"/>'
-            f'<text x="{label_w + 136}" y="{ly}" class="axis">skipped by the walk: does not fit</text>'
-            f'<line x1="{label_w + 330}" y1="{ly - 4}" x2="{label_w + 356}" y2="{ly - 4}" '
-            'class="budget-line"/>'
-            f'<text x="{label_w + 360}" y="{ly}" class="axis">where the walk stops funding</text></g>'
-        )
+    parts.append(_ranking_legend(label_w, axis_y + 34, walk is not None or bool(selected)))
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _ranking_legend(x: int, y: int, funded_set: bool) -> str:
+    """The bar chart's key, drawn in the chart (so it goes wherever the chart goes, the board pack too): the
+    two bar colours, and the hatched bar and the budget line where there is a funded set."""
+
+    def swatch(dx: int, cls: str, words: str) -> str:  # a coloured square and its words, on the first line
+        return (
+            f'<rect x="{x + dx}" y="{y - 9}" width="12" height="10" class="{cls}"/>'
+            f'<text x="{x + dx + 16}" y="{y}" class="axis">{words}</text>'
+        )
+
+    if not funded_set:
+        alone = swatch(0, "bar", "weighted score (no funded set: no budget to fund from)")
+        return f'<g class="legend">{alone}</g>'
+    return (
+        '<g class="legend">'
+        + swatch(0, "bar funded", "in the best funded set")
+        + swatch(150, "bar", "not funded")
+        + f'<rect x="{x}" y="{y + 7}" width="12" height="10" class="bar skipped"/>'
+        f'<text x="{x + 16}" y="{y + 16}" class="axis">skipped by the walk: does not fit</text>'
+        f'<line x1="{x + 210}" y1="{y + 12}" x2="{x + 236}" y2="{y + 12}" class="budget-line"/>'
+        f'<text x="{x + 240}" y="{y + 16}" class="axis">where the walk stops funding</text></g>'
+    )
 
 
 def profile_bars(

@@ -192,8 +192,8 @@ def form_pages(w) -> dict[str, list[tuple[str, str]]]:
         "/proposals/{proposal_id}/withdraw": [("proposer", f"/proposals/{gone}")],
         "/proposals/{proposal_id}/score": [("scorer", f"/proposals/{p0}/score")],
         "/proposals/{proposal_id}/conflict": [("scorer", f"/proposals/{p1}/score")],
-        "/panels/{panel_id}/moderate": [("chair", f"/panels/{panel}?proposal_id={p0}")],
-        "/panels/{panel_id}/reopen": [("chair", f"/panels/{panel}?proposal_id={p0}")],
+        "/panels/{panel_id}/moderate": [("chair", f"/panels/{panel}/proposals/{p0}")],
+        "/panels/{panel_id}/reopen": [("chair", f"/panels/{panel}/proposals/{p0}")],
         "/weightings": [("admin", f"/weightings?cycle_id={s}")],
         "/weightings/{weighting_id}/default": [("admin", f"/weightings?cycle_id={s}")],
         "/submissions": [("finance", f"/submissions?cycle_id={m}"), ("admin", f"/submissions?cycle_id={s}")],
@@ -363,7 +363,7 @@ def test_typed_fields_come_back_with_the_error_beside_them(world):
     r = c["admin"].post("/weightings", data=base | {"method": "rank_order", "rank_1": "1", "rank_2": "-1"})
     assert r.status_code == 422 and error_next_to(r.text, "rank_2") == "The rank must be from 1 to 12."
 
-    page = c["chair"].get(f"/panels/{panel}?proposal_id={p0}")
+    page = c["chair"].get(f"/panels/{panel}/proposals/{p0}")
     r = c["chair"].post(
         f"/panels/{panel}/moderate",
         data={"csrf_token": csrf_of(page.text), "proposal_id": str(p0), "mod_5": "7.5", "note_5": "Agreed."},

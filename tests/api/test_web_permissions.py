@@ -79,8 +79,10 @@ WEB: dict[tuple[str, str], Api | Rule | str] = {
     ("GET", "/proposals/{proposal_id}"): Api("GET", "/proposals/{proposal_id}"),
     ("GET", "/proposals/{proposal_id}/edit"): Api("GET", "/proposals/{proposal_id}"),
     ("GET", "/proposals/{proposal_id}/score"): Api("GET", "/proposals/{proposal_id}/scorecard"),
-    ("GET", "/panels/{panel_id}"): Api(
-        "GET", "/cycles/{cycle_id}/progress", query="proposal_id={proposal_id}"
+    ("GET", "/panels/{panel_id}"): Api("GET", "/cycles/{cycle_id}/progress", query="sort=spread&flagged=1"),
+    # one proposal's moderation page: its scorecards, for the panel's chair (or an admin) only
+    ("GET", "/panels/{panel_id}/proposals/{proposal_id}"): Api(
+        "GET", "/proposals/{proposal_id}/scorecards", only=frozenset({"admin", "chair"})
     ),
     ("GET", "/ranking"): Api("GET", "/cycles/{cycle_id}/ranking", query="cycle_id={cycle_id}"),
     ("GET", "/ranking.{fmt}"): Api("GET", "/cycles/{cycle_id}/ranking", query="cycle_id={cycle_id}"),

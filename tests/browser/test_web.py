@@ -67,28 +67,6 @@ def test_every_input_is_labelled_and_page_fits_320px(page, live_server):
     assert page.locator("table.todo td.status").count() == 3 and cut == 0
 
 
-def test_chair_sees_heat_map_and_moderates(page, live_server):
-    base = live_server["base"]
-    sign_in(page, base, "chair")
-    page.get_by_role("link", name="Browser panel").click()
-    page.locator("#proposal_id").select_option(str(live_server["proposal_ids"][2]))
-    page.get_by_role("button", name="Show").click()
-    heat = page.locator("table.heat")
-    assert heat.is_visible() and heat.locator("tbody tr").count() == 2
-    assert heat.locator("td.flagged").count() == 24
-    shot(page, "panel-heat-map")
-    page.locator("#mod_1").select_option("4")
-    page.locator("#note_1").fill("Agreed at the panel meeting")
-    page.get_by_role("button", name="Save moderated scores").click()
-    assert "Moderated scores saved." in page.locator("main").inner_text()
-    assert page.locator("#mod_1").input_value() == "4"
-    # a note is required
-    page.locator("#mod_2").select_option("3")
-    page.get_by_role("button", name="Save moderated scores").click()
-    assert "a note is required" in page.locator(".error-summary").inner_text()
-    shot(page, "panel-moderation")
-
-
 def test_heat_map_flags_disagreement(page, live_server):
     """B-3 has two submitted scorecards 3 points apart on every principle: every principle without an
     agreed (moderated) score is flagged, two cells each; an agreed one is settled and shown below."""
