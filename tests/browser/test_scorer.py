@@ -6,6 +6,7 @@ declared; every page at 320 and 375 px without sideways scrolling. Screenshots i
 from __future__ import annotations
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 
 from tests.browser.conftest import PASSWORD, SCREENSHOTS, own_user_signed_in
 
@@ -19,10 +20,21 @@ TITLES = {
 }
 
 
-def shot(page, name: str) -> None:
-    """The viewport only (small files), at the page's current width."""
+AXE_OPTIONS = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]},
+    "resultTypes": ["violations"],
+}
+
+
+def shot(page, name: str, found: list[str]) -> None:
+    """The viewport only (small files), at the page's current width; and axe-core's WCAG A and AA rules
+    on the page in that state (the banners, the error state and the others' scores included)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
+    for v in page.evaluate("options => axe.run(document, options)", AXE_OPTIONS)["violations"]:
+        found.append(
+            f"{name}: {v['id']}: {v['help']} at " + "; ".join(" ".join(n["target"]) for n in v["nodes"])
+        )
 
 
 def token(api, base: str, email: str) -> dict:
@@ -128,13 +140,15 @@ def columns_in_view(page) -> bool:
 
 def test_scorer_end_to_end(page, scorer_world):
     base, ids = scorer_world["base"], scorer_world["ids"]
+    page.context.add_init_script(Axe().axe_script)  # into each page as it loads, outside the page's CSP
+    found: list[str] = []
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{base}/")
     main = page.locator("main")
     assert "0 of 4 submitted" in main.inner_text()
     statuses = page.locator("table.todo td.status").all_inner_texts()
     assert statuses == ["To do"] * 4
-    shot(page, "my-work-1280")
+    shot(page, "my-work-1280", found)
 
     # the filter is a GET form: its choices are in the address and on the page
     page.get_by_label("Reference, title or capability").fill("estate")
@@ -164,7 +178,7 @@ def test_scorer_end_to_end(page, scorer_world):
     assert page.get_by_label("Rationale for principle 2").input_value() == "Clear benefit"
     link.click()
     assert page.evaluate("() => document.activeElement.id") == "score_7"
-    shot(page, "score-error-1280")
+    shot(page, "score-error-1280", found)
 
     # the money stays in reach: the side panel is sticky while the form scrolls
     page.mouse.wheel(0, 4000)
@@ -173,7 +187,7 @@ def test_scorer_end_to_end(page, scorer_world):
     box = aside.bounding_box()
     assert aside.is_visible() and 0 <= box["y"] < 900, box
     assert "£239,999.50" in aside.inner_text()  # net over both years: 370,000.00 − 130,000.50
-    shot(page, "score-sticky-summary-1280")
+    shot(page, "score-sticky-summary-1280", found)
 
     page.locator("input[name=score_7][value='na']").check()
     page.get_by_label("Rationale for principle 7").fill("No digital element")
@@ -190,7 +204,7 @@ def test_scorer_end_to_end(page, scorer_world):
     )
     assert others.locator("tbody tr").nth(2).locator("td").all_inner_texts() == ["3", "5", "2"]
     assert others.locator("tbody tr").nth(6).locator("td").all_inner_texts() == ["N/A", "2", "0"]
-    shot(page, "score-submitted-1280")
+    shot(page, "score-submitted-1280", found)
     next_button = banner.get_by_role("link", name="Score next: S-2 Digital intelligence desk")
     next_button.click()
     page.wait_for_url(f"{base}/proposals/{ids['S-2']}/score")
@@ -209,7 +223,7 @@ def test_scorer_end_to_end(page, scorer_world):
         "Conflict declared",
     ]
     assert "1 of 3 submitted" in main.inner_text()
-    shot(page, "my-work-conflict-1280")
+    shot(page, "my-work-conflict-1280", found)
 
     # narrow screens: nothing scrolls sideways, status and action stay in view, the money is a details block
     for width in (375, 320):
@@ -218,7 +232,7 @@ def test_scorer_end_to_end(page, scorer_world):
         assert no_sideways_scroll(page) <= 1, width
         assert columns_in_view(page), width
         if width == 375:
-            shot(page, "my-work-375")
+            shot(page, "my-work-375", found)
         page.goto(f"{base}/proposals/{ids['S-2']}/score")
         assert no_sideways_scroll(page) <= 1, width
         assert not page.locator("aside.proposal-aside").is_visible()
@@ -227,8 +241,9 @@ def test_scorer_end_to_end(page, scorer_world):
         assert "£240,999.50" in details.inner_text()  # S-2's net over both years
         assert no_sideways_scroll(page) <= 1, width
         if width == 375:
-            shot(page, "score-375")
+            shot(page, "score-375", found)
         page.goto(f"{base}/proposals/{ids['S-1']}/score")
         assert no_sideways_scroll(page) <= 1, width
         if width == 375:
-            shot(page, "score-submitted-375")
+            shot(page, "score-submitted-375", found)
+    assert found == [], "\n".join(found)
