@@ -12,6 +12,7 @@ from app.web import (
     finance_pages,
     import_pages,
     lock_pages,
+    panel_admin_pages,
     panel_pages,
     proposal_pages,
     render,
@@ -26,6 +27,7 @@ def install(app: FastAPI) -> None:
         auth_pages,
         proposal_pages,
         scoring_pages,
+        panel_admin_pages,  # before panel_pages: /panels/new is not /panels/{panel_id}
         panel_pages,
         finance_pages,
         analysis_pages,

@@ -98,6 +98,9 @@ def world(app, client, factory, admin):
     scoring = factory.cycle(admin)
     moderation = factory.cycle(admin, status="moderation")
     scored = [factory.proposal(admin, scoring) for _ in range(2)]
+    # a scorer and a proposal on no panel, for the panel page's add forms
+    factory.user("scorer")
+    factory.proposal(admin, scoring)
     r = client.post(
         f"{API}/cycles/{scoring['id']}/panels",
         headers=chair.headers,
@@ -219,6 +222,13 @@ def form_pages(w) -> dict[str, list[tuple[str, str]]]:
         "/login/mfa": [("mfa_code", "/login/mfa")],
         "/login/mfa/enrol": [("mfa_enrol", "/login/mfa/enrol")],
         "/admin/mfa/{user_id}/reset": [("admin", "/admin/mfa")],
+        "/panels/new": [("chair", f"/panels/new?cycle_id={s}"), ("admin", f"/panels/new?cycle_id={o}")],
+        "/panels/{panel_id}/rename": [("chair", f"/panels/{panel}/manage")],
+        "/panels/{panel_id}/members": [("chair", f"/panels/{panel}/manage")],
+        "/panels/{panel_id}/members/remove": [("chair", f"/panels/{panel}/manage")],
+        "/panels/{panel_id}/proposals": [("chair", f"/panels/{panel}/manage")],
+        "/panels/{panel_id}/proposals/remove": [("chair", f"/panels/{panel}/manage")],
+        "/panels/{panel_id}/conflicts": [("chair", f"/panels/{panel}/manage")],
     }
 
 

@@ -79,6 +79,11 @@ WEB: dict[tuple[str, str], Api | Rule | str] = {
     ("GET", "/proposals/{proposal_id}"): Api("GET", "/proposals/{proposal_id}"),
     ("GET", "/proposals/{proposal_id}/edit"): Api("GET", "/proposals/{proposal_id}"),
     ("GET", "/proposals/{proposal_id}/score"): Api("GET", "/proposals/{proposal_id}/scorecard"),
+    # Panels: the list (each role sees the panels the API lists for it), a new panel, and a panel's
+    # management page (its chair or an admin)
+    ("GET", "/panels"): Api("GET", "/cycles/{cycle_id}/panels", query="cycle_id={cycle_id}"),
+    ("GET", "/panels/new"): Api("POST", "/cycles/{cycle_id}/panels", query="cycle_id={cycle_id}"),
+    ("GET", "/panels/{panel_id}/manage"): Api("PATCH", "/cycles/{cycle_id}/panels/{panel_id}"),
     ("GET", "/panels/{panel_id}"): Api("GET", "/cycles/{cycle_id}/progress", query="sort=spread&flagged=1"),
     # one proposal's moderation page: its scorecards, for the panel's chair (or an admin) only
     ("GET", "/panels/{panel_id}/proposals/{proposal_id}"): Api(
@@ -176,6 +181,37 @@ WEB: dict[tuple[str, str], Api | Rule | str] = {
         "POST",
         "/proposals/{proposal_id}/scorecards/{scorecard_id}/reopen",
         form={"proposal_id": "{proposal_id}", "scorecard_id": "{scorecard_id}", "reason": "Look again"},
+    ),
+    ("POST", "/panels/new"): Api(
+        "POST", "/cycles/{cycle_id}/panels", form={"cycle_id": "{cycle_id}", "name": "Web panel {role}"}
+    ),
+    ("POST", "/panels/{panel_id}/rename"): Api(
+        "PATCH", "/cycles/{cycle_id}/panels/{panel_id}", form={"name": "Renamed on the web", "version": "1"}
+    ),
+    # the proposer (user_id) is no scorer and no member; proposal 999999 is on no panel: refused, unchanged
+    ("POST", "/panels/{panel_id}/members"): Api(
+        "PATCH", "/cycles/{cycle_id}/panels/{panel_id}", form={"add_member_ids": "{user_id}", "version": "1"}
+    ),
+    ("POST", "/panels/{panel_id}/members/remove"): Api(
+        "PATCH", "/cycles/{cycle_id}/panels/{panel_id}", form={"user_id": "{user_id}", "version": "1"}
+    ),
+    ("POST", "/panels/{panel_id}/proposals"): Api(
+        "PATCH", "/cycles/{cycle_id}/panels/{panel_id}", form={"add_proposal_ids": "999999", "version": "1"}
+    ),
+    ("POST", "/panels/{panel_id}/proposals/remove"): Api(
+        "PATCH", "/cycles/{cycle_id}/panels/{panel_id}", form={"proposal_id": "999999", "version": "1"}
+    ),
+    # recording another member's conflict from the panel's page: its chair or an admin
+    ("POST", "/panels/{panel_id}/conflicts"): Api(
+        "POST",
+        "/proposals/{proposal_id}/conflicts",
+        only=frozenset({"admin", "chair"}),
+        form={
+            "conflict_user_id": "{user_id}",
+            "conflict_proposal_id": "{proposal_id}",
+            "conflict_type": "other",
+            "conflict_reason": "x",
+        },
     ),
     ("POST", "/admin/users"): Api(
         "POST",
