@@ -306,3 +306,8 @@ def test_ids_are_unique_on_the_users_pages(app, factory, admin):
     for r in pages:
         ids = Counter(re.findall(r'\sid="([^"]+)"', r.text))
         assert r.status_code in (200, 422) and not [i for i, n in ids.items() if n > 1], r.url
+
+
+def test_a_page_past_the_last_says_so(app, admin):
+    r = admin_client(app, admin).get("/admin/users", params={"page": "3"})
+    assert r.status_code == 200 and "There is no page 3: the 1 user fills 1 page." in text_of(r.text)
