@@ -6,46 +6,65 @@ from __future__ import annotations
 
 import re
 
+from axe_playwright_python.sync_playwright import Axe
+
 from tests.browser.conftest import SCREENSHOTS, own_user_signed_in, sign_in
 
 WIDTHS = (1280, 375)
+AXE_OPTIONS = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]},
+    "resultTypes": ["violations"],
+}
 
 
-def snap(page, name: str) -> None:
-    """The viewport at 1280 and at 375 px wide (a phone), then back to 1280."""
+def snap(page, name: str, found: list[str]) -> None:
+    """The viewport at 1280 and at 375 px wide (a phone), then back to 1280; at each width, axe-core's WCAG
+    A and AA rules on the page in that state, and no sideways scrolling of the page itself."""
     folder = SCREENSHOTS / "admin"
     folder.mkdir(parents=True, exist_ok=True)
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
         page.screenshot(path=str(folder / f"{name}-{width}.png"))
+        for v in page.evaluate("options => axe.run(document, options)", AXE_OPTIONS)["violations"]:
+            targets = "; ".join(" ".join(n["target"]) for n in v["nodes"])
+            found.append(f"{name}-{width}: {v['id']}: {v['help']} at {targets}")
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        if wide > width:
+            found.append(f"{name}-{width}: the page is {wide} px wide")
     page.set_viewport_size({"width": 1280, "height": 900})
 
 
 def test_admin_deactivates_a_user_through_the_confirmation_page(browser, page, live_server):
     base = live_server["base"]
+    page.context.add_init_script(Axe().axe_script)  # into each page as it loads, outside the page's CSP
+    found: list[str] = []
     theirs = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     own_user_signed_in(theirs, base, "leaving.scorer@example.org", "Leaving Scorer", ["scorer"])
 
     sign_in(page, base, "admin")
     page.goto(f"{base}/admin")
     page.get_by_role("link", name="Users", exact=True).click()
-    snap(page, "users")
+    snap(page, "users", found)
     page.get_by_label("Name or email contains").fill("leaving")
     page.get_by_role("button", name="Find users").click()
     assert page.locator("#user-count").inner_text().startswith("1 to 1 of 1 user")
     page.get_by_role("link", name="Leaving Scorer").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Leaving Scorer"
-    snap(page, "user")
+    snap(page, "user", found)
+    page.get_by_label("Full name").fill("")
+    page.get_by_role("button", name="Save name and roles").click()
+    assert page.locator("#full_name-error").inner_text().endswith("Enter their full name.")
+    snap(page, "user-error", found)
 
     page.get_by_role("link", name="Deactivate Leaving Scorer").click()
     what = page.locator("#what-happens").inner_text()
     assert "Their 1 session and 0 API tokens end now." in what
-    snap(page, "user-deactivate")
+    snap(page, "user-deactivate", found)
     page.get_by_role("button", name="Deactivate Leaving Scorer").click()
     banner = page.locator("#done-banner").inner_text()
     assert "Leaving Scorer was deactivated. 1 session and 0 API tokens ended." in banner
     assert "Deactivated" in page.locator("dl.summary-list").inner_text()
-    snap(page, "user-deactivated")
+    snap(page, "user-deactivated", found)
 
     theirs.reload()
     assert "/login" in theirs.url  # their session ended
@@ -54,6 +73,7 @@ def test_admin_deactivates_a_user_through_the_confirmation_page(browser, page, l
     page.get_by_role("link", name="Reactivate Leaving Scorer").click()
     page.get_by_role("button", name="Reactivate Leaving Scorer").click()
     assert "was reactivated" in page.locator("#done-banner").inner_text()
+    assert found == []
 
 
 BAD_FILE = (
@@ -67,6 +87,8 @@ BAD_FILE = (
 
 def test_admin_uploads_a_bad_file_and_sees_every_bad_cell(page, live_server):
     base = live_server["base"]
+    page.context.add_init_script(Axe().axe_script)
+    found: list[str] = []
     sign_in(page, base, "admin")
     page.goto(f"{base}/admin")
     page.get_by_role("link", name="Import proposals").click()
@@ -78,7 +100,7 @@ def test_admin_uploads_a_bad_file_and_sees_every_bad_cell(page, live_server):
     with open(download.value.path(), encoding="utf-8-sig") as f:
         header = f.readline().strip().split(",")
     assert "cost_2025-26" in header and "saving_2026-27" in header
-    snap(page, "import")
+    snap(page, "import", found)
 
     page.get_by_label("CSV or Excel file").set_input_files(
         {"name": "proposals.csv", "mimeType": "text/csv", "buffer": BAD_FILE.encode()}
@@ -94,6 +116,7 @@ def test_admin_uploads_a_bad_file_and_sees_every_bad_cell(page, live_server):
         ("5", "title", "(empty)"),
     ]
     assert cells[2][3] == "Required"
-    snap(page, "import-refused")
+    snap(page, "import-refused", found)
     page.goto(f"{base}/proposals?cycle_id={live_server['open_cycle_id']}")
     assert not re.search("Shared device lab", page.content())  # nothing was stored
+    assert found == []
