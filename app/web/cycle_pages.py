@@ -318,7 +318,12 @@ def check_table(values: dict[str, Any], years_editable: bool) -> tuple[list[str]
                 budgets[year] = MONEY.validate_python(amount)
             except ValidationError as exc:
                 msg = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
-                errors[f"budget_{i}"] = f"The budget for {year or 'this row'} cannot be read: {msg}."
+                where = year or "this row"
+                errors[f"budget_{i}"] = (
+                    f"The budget for {where} {msg.removeprefix('amount ')}."  # "must not be negative"
+                    if msg.startswith("amount ")
+                    else f"The budget for {where} cannot be read: {msg}."
+                )
         else:
             budgets[year] = None
     if not years and not errors:

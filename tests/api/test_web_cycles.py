@@ -90,7 +90,8 @@ def test_an_admin_creates_a_cycle_with_a_budget_per_year_typed_three_ways(client
 ERRORS = [
     ({"budget_1": "five million"}, "budget_1", "The budget for 2027-28 cannot be read"),
     ({"budget_2": "5,00"}, "budget_2", "comma must separate groups of three digits"),
-    ({"budget_0": "12.345"}, "budget_0", "more than two decimal places"),
+    ({"budget_0": "12.345"}, "budget_0", "The budget for 2026-27 has more than two decimal places."),
+    ({"budget_1": "-5"}, "budget_1", "The budget for 2027-28 must not be negative."),
     ({"year_1": "2026-27"}, "year_1", "2026-27 is already in row 1: give each year once."),
     ({"year_2": "", "budget_2": "100"}, "year_2", "Enter the financial year of this budget"),
     ({"year_0": "2026/27"}, "year_0", "is not a financial year like"),
