@@ -338,3 +338,26 @@ def test_ranking_chart_funded_and_unfunded_bars_contrast_and_have_a_key():
     # no budget, no funded set: the key says so
     key = re.search(r'<g class="legend">.*?</g>', ranking_bars(items, set(), None)).group(0)
     assert "no funded set" in key and "bar funded" not in key
+
+
+def test_a_conflicted_chair_sees_no_scores_of_that_proposal(client, panel):
+    pid, t5 = panel["panel"]["id"], panel["ids"]["T-5"]
+    r = client.post(
+        f"{API}/proposals/{t5}/conflicts",
+        headers=panel["chair"].headers,
+        json={"type": "other", "reason": "My partner leads the proposal."},
+    )
+    assert r.status_code == 201, r.text
+    rows = {r[0]: r[1:] for r in triage(client.get(f"/panels/{pid}").text)}
+    assert rows["T-5"][0] == "Title T-5" and rows["T-5"][1].startswith("You have a conflict of interest")
+    assert len(rows["T-5"]) == 2  # no coverage, flags or spread shown
+    page = page_of(client, panel, "T-5")
+    assert page.status_code == 200 and "conflict of interest" in page.text
+    assert '<table class="heat"' not in page.text and 'action="/panels/' not in page.text
+    # nor is it among the flagged proposals to step through
+    assert nav_links(page_of(client, panel, "T-2").text) == {}
+    r = client.post(
+        f"/panels/{pid}/moderate",
+        data={"csrf_token": csrf_of(page.text), "proposal_id": str(t5), "mod_5": "3", "note_5": "No."},
+    )
+    assert r.status_code == 403 and "conflict of interest" in r.text
