@@ -1099,8 +1099,22 @@ def todo_status(item: dict[str, Any]) -> str:
 
 
 def todo_sorted(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The to-do list's order: by status (what is left first), then reference."""
-    return sorted(items, key=lambda a: (TODO_ORDER.index(todo_status(a)), a["reference"], a["proposal_id"]))
+    """The to-do list's order: what is left first (to do, then drafts), those of a cycle not in scoring
+    (nothing can be saved there now) after the ones that can be scored; then submitted, then conflicts;
+    by reference within each."""
+
+    def key(a: dict[str, Any]) -> tuple:
+        status = todo_status(a)
+        waiting = status in ("to_do", "draft") and a["cycle_status"] != CycleStatus.scoring.value
+        return (
+            TODO_ORDER.index(status) > 1,
+            waiting,
+            TODO_ORDER.index(status),
+            a["reference"],
+            a["proposal_id"],
+        )
+
+    return sorted(items, key=key)
 
 
 def next_to_score(items: list[dict[str, Any]], after: int) -> dict[str, Any] | None:

@@ -132,11 +132,10 @@ def _page(request, web, session, proposal_id, raw=None, errors=None, status=200,
     # Banners promise only what is so: "submitted" when the card is, "saved" when a draft is there.
     message = {"draft": "Draft saved." if card.status == "draft" else None}.get(saved)
     just_submitted = saved == "submitted" and locked
-    upcoming = (
-        service.next_to_score(service.allocation(session, web.user, None), proposal_id)
-        if just_submitted
-        else None
-    )
+    mine = service.allocation(session, web.user, None) if just_submitted else []
+    upcoming = service.next_to_score(mine, proposal_id) if just_submitted else None
+    # not submitted and not conflicted, but in a cycle not in scoring: nothing to offer, and not "all done"
+    waiting = sum(service.todo_status(a) in ("to_do", "draft") for a in mine)
     return render(
         request,
         "score.html",
@@ -161,6 +160,7 @@ def _page(request, web, session, proposal_id, raw=None, errors=None, status=200,
         message=message,
         just_submitted=just_submitted,
         upcoming=upcoming,
+        waiting=waiting,
         locked=locked,
         others=_others(session, web, proposal_id, web.user.id, cycle) if locked else None,
         scoring_open=cycle.status == "scoring",

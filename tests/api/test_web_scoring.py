@@ -255,3 +255,39 @@ def test_allocation_api_gives_answered_and_cycle_status(client, w):
     assert {i["cycle_status"] for i in items} == {"scoring"}
     late = client.get(f"{API}/users/me/allocation", headers=w["late"].headers).json()["items"]
     assert {i["proposal_id"]: i["answered"] for i in late}[w["p"][0]["id"]] == 12
+
+
+def test_proposals_of_a_cycle_not_in_scoring_wait_after_what_can_be_scored(client, factory, admin, w):
+    """A to-do of a cycle already in moderation cannot be scored: it comes after the to-dos and drafts
+    that can, says so, and Score next never offers it."""
+    later = factory.cycle(admin)
+    p = factory.proposal(admin, later, title="Custody redesign")
+    r = client.post(
+        f"{API}/cycles/{later['id']}/panels",
+        headers=admin.headers,
+        json={"name": "Panel C", "member_ids": [w["me"].id], "proposal_ids": [p["id"]]},
+    )
+    assert r.status_code == 201, r.text
+    for step in ("scoring", "moderation"):
+        r = client.post(f"{API}/cycles/{later['id']}/transition", json={"to": step}, headers=admin.headers)
+        assert r.status_code == 200, r.text
+    r = post_card(client, w["p"][2]["id"], {n: "2" for n in range(1, 13)})
+    assert r.status_code == 303
+    table = rows(client.get("/").text)
+    assert [row[0] for row in table][-2:] == [
+        f"{p['reference']} Custody redesign",
+        f"{w['p'][2]['reference']} Regional estate merger",
+    ]
+    assert table[-2][2] == "To do scoring is not open" and table[-1][2] == "Submitted"
+    offered = set()
+    for pid in (w["p"][0]["id"], w["p"][1]["id"], w["p"][3]["id"]):
+        r = post_card(client, pid, {n: "2" for n in range(1, 13)})
+        page = client.get(r.headers["location"]).text
+        offered |= set(re.findall(r'id="score-next" href="/proposals/(\d+)/score"', page))
+    assert str(p["id"]) not in offered
+    # the last one: not "all submitted", which would not be so
+    assert 'id="all-submitted"' not in page
+    assert "Nothing else can be scored now: 1 of your scorecards is not submitted" in page
+    home = client.get("/").text
+    assert 'id="score-next"' not in home and "4 of 5 submitted" in home and 'id="all-submitted"' not in home
+    assert "Nothing can be scored now: 1 of your scorecards is not submitted, in a cycle that is not in scoring." in home
