@@ -388,3 +388,24 @@ def test_money_is_exact(client, admin, db):
     assert r.status_code == 303
     budgets = cycle_named(db, "Exact")["budgets"]
     assert sum(Decimal(v) for v in budgets.values()) == Decimal("1000000000000.29")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_ids_are_unique_and_every_described_by_exists(client, factory, admin):
+    cycle = factory.cycle(admin, status="draft")
+    sign_in(client, admin.email)
+    pages = {
+        path: client.get(path).text
+        for path in ("/cycles", "/cycles/new", f"/cycles/{cycle['id']}", f"/cycles/{cycle['id']}/status")
+    }
+    pages["/cycles/{id}/edit"] = client.get(f"/cycles/{cycle['id']}/edit").text
+    pages["the form with errors"] = client.post(
+        "/cycles/new", data=new_cycle_form(client, name="", year_1="2026-27", label_9="x", budget_0="?")
+    ).text
+    for where, text in pages.items():
+        ids = re.findall(r'\sid="([^"]+)"', text)
+        assert len(ids) == len(set(ids)), f"{where} repeats ids"
+        for described in re.findall(r'aria-describedby="([^"]+)"', text):
+            assert set(described.split()) <= set(ids), (where, described)
+        for target in re.findall(r'href="#([^"]+)"', text):
+            assert target in ids, (where, target)
