@@ -115,6 +115,7 @@ def test_triage_lists_every_proposal_with_coverage_flags_and_spread(client, pane
     assert f'href="/panels/{panel["panel"]["id"]}/proposals/{panel["ids"]["T-2"]}">T-2</a>' in html
     assert "Moderate the first flagged proposal (T-2)" in html
     assert '<select id="proposal_id"' not in html  # no dropdown as the way in
+    assert f'href="/panels/{panel["panel"]["id"]}/manage"' in html
 
 
 def test_triage_sorts_by_any_column_both_ways_and_filters_flagged(client, panel):
