@@ -362,3 +362,25 @@ def test_a_conflicted_chair_sees_no_scores_of_that_proposal(client, panel):
         data={"csrf_token": csrf_of(page.text), "proposal_id": str(t5), "mod_5": "3", "note_5": "No."},
     )
     assert r.status_code == 403 and "conflict of interest" in r.text
+
+
+def test_the_chairs_pages_cost_the_same_statements_whatever_the_panels_size(client, panel, db):
+    """No statement per proposal: the triage view and a proposal's page (whose previous/next needs the
+    whole panel's flags) send as many SQL statements for 45 proposals as for 5."""
+    from tests.api.test_query_counts import Statements, add_scored_proposals
+
+    pid = panel["panel"]["id"]
+    pages = [f"/panels/{pid}?sort=spread", f"/panels/{pid}/proposals/{panel['ids']['T-2']}"]
+
+    def counts() -> list[int]:
+        out = []
+        for url in pages:
+            with Statements(db) as seen:
+                assert client.get(url).status_code == 200
+            out.append(seen.count)
+        return out
+
+    small = counts()
+    add_scored_proposals(db, panel["cycle"], pid, [s.id for s in panel["scorers"]], 40)
+    assert len(triage(client.get(pages[0]).text)) == 45
+    assert counts() == small
