@@ -273,36 +273,53 @@ def declare_conflict(session: Session, actor: User, proposal: Proposal, data: Co
 
 def list_conflicts(session: Session, user: User, proposal: Proposal) -> list[dict[str, Any]]:
     """All conflicts for the chair/admin; your own otherwise. The proposer's is listed as automatic."""
-    everyone = chairs_proposal(session, user, panel_of(session, proposal.id), proposal)
-    rows = session.scalars(
-        select(Conflict).where(Conflict.proposal_id == proposal.id).order_by(Conflict.id)
-    ).all()
+    return panel_conflicts(session, user, panel_of(session, proposal.id), [proposal])
+
+
+def panel_conflicts(
+    session: Session, user: User, panel: Panel | None, proposals: list[Proposal]
+) -> list[dict[str, Any]]:
+    """The conflicts on ``proposals`` (all on ``panel``, or on none) that ``user`` may see, proposal by
+    proposal in the order given: every one where the user has chair rights on the proposal
+    (``chairs_proposal``), only their own elsewhere; the proposer's listed first, as automatic.
+    A few queries whatever the number of proposals."""
+    if not proposals:
+        return []
+    mine = declared_conflicts(session, user.id)
+    chair = chairs(user, panel)
+    rows: dict[int, list[Conflict]] = {}
+    for r in session.scalars(
+        select(Conflict).where(Conflict.proposal_id.in_([p.id for p in proposals])).order_by(Conflict.id)
+    ):
+        rows.setdefault(r.proposal_id, []).append(r)
     out = []
-    if proposal.proposer_id is not None and (everyone or proposal.proposer_id == user.id):
-        out.append(
-            dict(
-                id=None,
-                proposal_id=proposal.id,
-                user_id=proposal.proposer_id,
-                type="proposal_author",
-                reason="The proposer of a proposal may not score it.",
-                recorded_by_id=None,
-                automatic=True,
-                created_at=proposal.created_at,
-            )
-        )
-    for r in rows:
-        if everyone or r.user_id == user.id:
+    for proposal in proposals:
+        everyone = chair and conflict_of(session, user.id, proposal, mine) is None
+        if proposal.proposer_id is not None and (everyone or proposal.proposer_id == user.id):
             out.append(
                 dict(
-                    id=r.id,
-                    proposal_id=r.proposal_id,
-                    user_id=r.user_id,
-                    type=r.type,
-                    reason=r.reason,
-                    recorded_by_id=r.recorded_by_id,
-                    automatic=False,
-                    created_at=r.created_at,
+                    id=None,
+                    proposal_id=proposal.id,
+                    user_id=proposal.proposer_id,
+                    type="proposal_author",
+                    reason="The proposer of a proposal may not score it.",
+                    recorded_by_id=None,
+                    automatic=True,
+                    created_at=proposal.created_at,
                 )
             )
+        for r in rows.get(proposal.id, []):
+            if everyone or r.user_id == user.id:
+                out.append(
+                    dict(
+                        id=r.id,
+                        proposal_id=r.proposal_id,
+                        user_id=r.user_id,
+                        type=r.type,
+                        reason=r.reason,
+                        recorded_by_id=r.recorded_by_id,
+                        automatic=False,
+                        created_at=r.created_at,
+                    )
+                )
     return out

@@ -401,15 +401,15 @@ def _manage_page(request, web, session, panel: Panel, values=None, errors=None, 
     candidates = [u for u in _users_with(session, Role.scorer.value) if u.id not in member_set]
     free = _free_proposals(session, cycle)
     known = _known_conflicts(session, _cycle_proposal_ids(session, cycle))
-    # Every conflict on the panel's proposals the user may see (the API's list_conflicts, one place for
-    # who sees what): declared ones, and a proposer's own when they sit on or chair this panel.
+    # Every conflict on the panel's proposals the user may see (the rule of the API's list_conflicts, in
+    # one set-based read): declared ones, and a proposer's own when they sit on or chair this panel.
     involved = member_set | {panel.chair_id}
-    conflicts = []
-    for p in proposals:
-        for c in service.list_conflicts(session, web.user, p):
-            if c["automatic"] and c["user_id"] not in involved:
-                continue
-            conflicts.append({**c, "proposal": p})
+    by_id = {p.id: p for p in proposals}
+    conflicts = [
+        {**c, "proposal": by_id[c["proposal_id"]]}
+        for c in service.panel_conflicts(session, web.user, panel, proposals)
+        if not (c["automatic"] and c["user_id"] not in involved)
+    ]
     names = names_of(
         session,
         {c["user_id"] for c in conflicts}

@@ -383,3 +383,42 @@ def test_ids_are_unique_on_the_panel_pages(client, setup):
         assert page.status_code == 200, path
         ids = Counter(re.findall(r'\sid="([^"]+)"', page.text))
         assert [i for i, n in ids.items() if n > 1] == [], path
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_management_page_reads_in_the_same_statements_whatever_the_panel_size(
+    client, factory, admin, db, setup
+):
+    """Conflicts are read for all the panel's proposals at once, not proposal by proposal."""
+    from tests.api.test_query_counts import Statements
+
+    s = setup
+    sign_in(client, s["chair"].email)
+    r = create(client, s["cycle"]["id"], name="Grows", proposal_ids=[str(s["proposals"][0]["id"])])
+    panel_id = int(re.search(r"/panels/([0-9]+)/manage", r.headers["location"]).group(1))
+    url = f"/panels/{panel_id}/manage"
+
+    def statements() -> int:
+        client.get(url)
+        with Statements(db) as counted:
+            assert client.get(url).status_code == 200
+        return counted.count
+
+    small = statements()
+    more = [factory.proposal(admin, s["cycle"], title=f"More {i}")["id"] for i in range(8)]
+    for i, pid in enumerate(more):
+        r = client.post(  # each with a conflict declared by a member of its own
+            f"{API}/proposals/{pid}/conflicts",
+            headers=s["scorers"][i % 3].headers,
+            json={"type": "other", "reason": "Counted"},
+        )
+        assert r.status_code == 201, r.text
+    page = client.get(url)
+    r = client.post(
+        f"/panels/{panel_id}/proposals",
+        data={"csrf_token": csrf_of(page.text), "version": version_on(page.text), "add_proposal_ids": more},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    assert statements() == small
+    assert "Conflicts of interest (9)" in html.unescape(client.get(url).text)
