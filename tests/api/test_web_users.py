@@ -311,3 +311,14 @@ def test_ids_are_unique_on_the_users_pages(app, factory, admin):
 def test_a_page_past_the_last_says_so(app, admin):
     r = admin_client(app, admin).get("/admin/users", params={"page": "3"})
     assert r.status_code == 200 and "There is no page 3: the 1 user fills 1 page." in text_of(r.text)
+
+
+def test_the_user_page_links_to_their_history(app, factory, admin):
+    user = factory.user("scorer")
+    c = admin_client(app, admin)
+    page = c.get(f"/admin/users/{user.id}").text
+    changes = re.search(r'href="(/audit\?entity_type=user&amp;entity_id=\d+)"', page).group(1)
+    acts = re.search(r'href="(/audit\?actor_id=\d+)"', page).group(1)
+    created = c.get(html.unescape(changes))
+    assert created.status_code == 200 and "user.created" in created.text
+    assert c.get(html.unescape(acts)).status_code == 200
