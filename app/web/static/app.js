@@ -29,6 +29,36 @@
       timeZoneName: "short"
     });
   });
+  // A table wider than the window scrolls sideways inside its wrapper: the wrapper then takes the keyboard
+  // focus (so the arrow keys scroll it) and is named after its table; when the table fits it is no tab stop.
+  var wraps = document.querySelectorAll(".table-wrap");
+  var tableName = function (w) {
+    var caption = w.querySelector("caption");
+    if (caption) return caption.textContent.trim();
+    var table = w.querySelector("table");
+    if (table && table.getAttribute("aria-label")) return table.getAttribute("aria-label");
+    for (var e = w.previousElementSibling; e; e = e.previousElementSibling) {
+      if (/^H[1-6]$/.test(e.tagName)) return e.textContent.trim();
+    }
+    return "Table";
+  };
+  var scrollable = function () {
+    wraps.forEach(function (w) {
+      var wide = w.scrollWidth > w.clientWidth + 1;
+      if (wide && !w.hasAttribute("tabindex")) {
+        w.setAttribute("tabindex", "0");
+        w.setAttribute("role", "region");
+        w.setAttribute("aria-label", tableName(w) + " (scrolls sideways)");
+        w.setAttribute("data-scroll-focus", "");
+      } else if (!wide && w.hasAttribute("data-scroll-focus")) {
+        ["tabindex", "role", "aria-label", "data-scroll-focus"].forEach(function (a) { w.removeAttribute(a); });
+      }
+    });
+  };
+  if (wraps.length) {
+    scrollable();
+    window.addEventListener("resize", scrollable);
+  }
   // Focus the error summary so screen readers announce it.
   var summary = document.querySelector(".error-summary");
   if (summary) summary.focus();
