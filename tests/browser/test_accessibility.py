@@ -76,6 +76,8 @@ PAGES: list[Page] = [
     Page("/login", lambda live, role: "/login", frozenset({SIGNED_OUT})),
     Page("/login/mfa", lambda live, role: "/login/mfa", frozenset({SIGNED_OUT}), prepare=_mfa_pending),
     Page("/", lambda live, role: "/", ANY),
+    # My work filtered: the filter's chosen values, the "Showing n of m" line and the shorter list
+    Page("/", lambda live, role: "/?status=to_do&q=B-", frozenset({"scorer"})),
     Page("/proposals", lambda live, role: f"/proposals?cycle_id={live['cycle_id']}", ANY),
     Page("/proposals/new", lambda live, role: f"/proposals/new?cycle_id={live['open_cycle_id']}", ANY),
     Page("/proposals/{proposal_id}", lambda live, role: f"/proposals/{own_proposal(live, role)}", ANY),
