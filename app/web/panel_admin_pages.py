@@ -371,6 +371,8 @@ def _banner(session, panel: Panel, done: str, ids: list[int]) -> str | None:
             f"{'s' if len(panel.member_ids) != 1 else ''} and {len(panel.proposal_ids)} proposal"
             f"{'s' if len(panel.proposal_ids) != 1 else ''}."
         )
+    if done == "chair" and ids:
+        return f"The panel is now chaired by {names_of(session, set(ids)).get(ids[0], 'another chair')}."
     if done == "renamed":
         return f"Panel renamed to ‘{panel.name}’."
     if done == "members-added" and ids:
@@ -425,6 +427,12 @@ def _manage_page(request, web, session, panel: Panel, values=None, errors=None, 
         panel=panel,
         cycle=cycle,
         chair_name=names.get(panel.chair_id, ""),
+        chair_options=[
+            (u.id, f"{u.full_name} ({', '.join(u.roles)})")
+            for u in _users_with(session, Role.chair.value, Role.admin.value)
+        ]
+        if web.user.has_role(Role.admin)
+        else [],
         members=members,
         proposals=proposals,
         candidates=candidates,
@@ -513,6 +521,39 @@ def rename(
         keys={"name": "name"},
         values={"name": name},
         done="done=renamed",
+    )
+
+
+@router.post("/panels/{panel_id}/chair", response_class=HTMLResponse)
+def change_chair(
+    request: Request,
+    panel_id: Annotated[int, path_id("panel_id")],
+    web: WebUser,
+    session: SessionDep,
+    form=Depends(checked_form),
+):
+    """An admin hands the panel to another chair (the service refuses anyone else)."""
+    panel = _panel(session, web, panel_id)
+    if not web.user.has_role(Role.admin):
+        raise Forbidden("Only an admin can hand a panel to another chair.")
+    fields = Fields(form, status=422)
+    chair_id = fields.int("chair_id", label="chair", required=True)
+    if fields.errors:
+        return _refuse(request, web, session, panel, "chair_id", "Select the new chair from the list.")
+    if chair_id == panel.chair_id:
+        return _refuse(
+            request, web, session, panel, "chair_id", "Select a chair other than the panel's chair now."
+        )
+    return _update(
+        request,
+        web,
+        session,
+        panel,
+        form,
+        {"chair_id": chair_id},
+        keys={"chair_id": "chair_id"},
+        values={"chair_id": str(chair_id)},
+        done=f"done=chair&ids={chair_id}",
     )
 
 

@@ -229,6 +229,7 @@ def form_pages(w) -> dict[str, list[tuple[str, str]]]:
         "/panels/{panel_id}/proposals": [("chair", f"/panels/{panel}/manage")],
         "/panels/{panel_id}/proposals/remove": [("chair", f"/panels/{panel}/manage")],
         "/panels/{panel_id}/conflicts": [("chair", f"/panels/{panel}/manage")],
+        "/panels/{panel_id}/chair": [("admin", f"/panels/{panel}/manage")],
     }
 
 

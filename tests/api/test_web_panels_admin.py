@@ -422,3 +422,47 @@ def test_the_management_page_reads_in_the_same_statements_whatever_the_panel_siz
     assert r.status_code == 303, r.text
     assert statements() == small
     assert "Conflicts of interest (9)" in html.unescape(client.get(url).text)
+
+
+def test_an_admin_hands_a_panel_to_another_chair(app, client, admin, db, setup):
+    from fastapi.testclient import TestClient
+
+    s = setup
+    panel = s["other_panel"]
+    url = f"/panels/{panel['id']}/manage"
+    chair = TestClient(app, raise_server_exceptions=False)
+    sign_in(chair, s["other_chair"].email)
+    page = chair.get(url)
+    assert 'action="/panels/{}/chair"'.format(panel["id"]) not in page.text  # a chair cannot
+    r = chair.post(
+        f"/panels/{panel['id']}/chair",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "version": version_on(page.text),
+            "chair_id": str(s["chair"].id),
+        },
+    )
+    assert r.status_code == 403
+
+    sign_in(client, admin.email)
+    page = client.get(url)
+    token, version = csrf_of(page.text), version_on(page.text)
+    r = client.post(
+        f"/panels/{panel['id']}/chair",
+        data={"csrf_token": token, "version": version, "chair_id": str(s["scorers"][0].id)},
+    )
+    assert r.status_code == 422
+    assert error_next_to(r.text, "chair_id") == (
+        "Choose the chair from the list: they must have the chair or admin role."
+    )
+    r = client.post(
+        f"/panels/{panel['id']}/chair",
+        data={"csrf_token": token, "version": version, "chair_id": str(s["chair"].id)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    with db.unit_of_work(write=False) as ss:
+        assert ss.get(Panel, panel["id"]).chair_id == s["chair"].id
+    shown = client.get(r.headers["location"]).text
+    assert banner(shown) == f"The panel is now chaired by {name_of(db, s['chair'].id)}."
+    assert chair.get(url).status_code == 403  # the former chair no longer manages it

@@ -201,6 +201,13 @@ WEB: dict[tuple[str, str], Api | Rule | str] = {
     ("POST", "/panels/{panel_id}/proposals/remove"): Api(
         "PATCH", "/cycles/{cycle_id}/panels/{panel_id}", form={"proposal_id": "999999", "version": "1"}
     ),
+    # handing a panel to another chair: admins only (the proposer, user_id, is no chair: refused)
+    ("POST", "/panels/{panel_id}/chair"): Api(
+        "PATCH",
+        "/cycles/{cycle_id}/panels/{panel_id}",
+        only=frozenset({"admin"}),
+        form={"chair_id": "{user_id}", "version": "1"},
+    ),
     # recording another member's conflict from the panel's page: its chair or an admin
     ("POST", "/panels/{panel_id}/conflicts"): Api(
         "POST",
