@@ -35,7 +35,7 @@ class Proposal(TimestampMixin, Base):
     reference: Mapped[str] = mapped_column(String(40))
     title: Mapped[str] = mapped_column(String(300))
     capability: Mapped[str] = mapped_column(String(120), index=True)
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str | None] = mapped_column(String(20))  # a draft may not have chosen one yet
     summary: Mapped[str] = mapped_column(Text, default="")
     lead: Mapped[str] = mapped_column(String(200))
     fte_change: Mapped[Decimal] = mapped_column(Hundredths(), default=Decimal("0"))

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from app.audit.service import record
 from app.cycles.service import get_cycle
 from app.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
-from app.models import Cycle, Proposal, User
+from app.models import Cycle, Proposal, ProposalStatus, User
 from app.money import parse_fixed2
 from app.proposals import service
 from app.proposals.schemas import ProposalCreate
@@ -259,7 +259,7 @@ def parse_row(cycle: Cycle, number: int, row: dict[str, str]) -> tuple[ProposalC
         "reference": row.get("reference") or None,
         "title": row.get("title", ""),
         "capability": row.get("capability", ""),
-        "kind": row.get("kind", "").lower(),
+        "kind": row.get("kind", "").lower() or None,
         "lead": row.get("lead", ""),
         "summary": row.get("summary", ""),
         "fte_change": row.get("fte_change") or "0",
@@ -279,6 +279,10 @@ def parse_row(cycle: Cycle, number: int, row: dict[str, str]) -> tuple[ProposalC
             )
             errors.append(_err(number, col, msg, e["type"]))
         return None, errors
+    if parsed.status == ProposalStatus.submitted:  # the one completeness rule: a draft may leave them empty
+        for name, _ in service.NEEDED_TO_SUBMIT:
+            if not getattr(parsed, name):
+                errors.append(_err(number, name, "required", "missing"))
     return (None if errors else parsed), errors
 
 

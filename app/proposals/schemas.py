@@ -44,15 +44,20 @@ def _check_lines(lines: list[FinancialLine] | None) -> list[FinancialLine] | Non
 
 
 class ProposalFields(BaseModel):
-    """The fields a proposer writes; shared by create, update and import so each rule lives once."""
+    """The fields a proposer writes; shared by create, update and import so each rule lives once.
+
+    Only the title is needed to save a draft; capability, kind and lead are checked when the proposal is
+    submitted (``service.missing_to_submit``), by the API and the web client alike."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     title: SingleLine = Field(min_length=3, max_length=300)
-    capability: SingleLine = Field(min_length=1, max_length=120)
-    kind: ProposalKind
+    capability: SingleLine = Field("", max_length=120, description="Needed to submit; a draft may omit it.")
+    kind: ProposalKind | None = Field(None, description="Needed to submit; a draft may omit it.")
     summary: MultiLine = Field("", max_length=20000)
-    lead: SingleLine = Field(min_length=1, max_length=200, description="The capability lead's name.")
+    lead: SingleLine = Field(
+        "", max_length=200, description="The capability lead's name. Needed to submit; a draft may omit it."
+    )
     financials: list[FinancialLine] = Field(default_factory=list)
     fte_change: SignedFixed2 = Field(default=Decimal("0"), description="Change in full-time equivalents.")
     self_assessment: dict[str, MultiLine] = Field(
@@ -79,10 +84,10 @@ class ProposalUpdate(BaseModel):
     version: Version | None = Field(None, description="The version you read; a stale one gets 409.")
     reference: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$")
     title: SingleLine | None = Field(None, min_length=3, max_length=300)
-    capability: SingleLine | None = Field(None, min_length=1, max_length=120)
-    kind: ProposalKind | None = None
+    capability: SingleLine | None = Field(None, max_length=120, description="Empty only on a draft.")
+    kind: ProposalKind | None = Field(None, description="null clears it: only on a draft.")
     summary: MultiLine | None = Field(None, max_length=20000)
-    lead: SingleLine | None = Field(None, min_length=1, max_length=200)
+    lead: SingleLine | None = Field(None, max_length=200, description="Empty only on a draft.")
     financials: list[FinancialLine] | None = Field(None, description="Replaces every year given.")
     fte_change: SignedFixed2 | None = None
     self_assessment: dict[str, MultiLine] | None = Field(
@@ -107,7 +112,7 @@ class ProposalOut(BaseModel):
     reference: str
     title: str
     capability: str
-    kind: ProposalKind
+    kind: ProposalKind | None = Field(description="null on a draft whose kind is not chosen yet.")
     summary: str
     lead: str
     status: ProposalStatus

@@ -116,6 +116,33 @@ def check_against_cycle(
     return errors
 
 
+# What a proposal needs before it is submitted, in the order of the form: (field, what to do). A draft may
+# leave them empty; the API and the web client both submit through create_proposal/update_proposal, so
+# this is the one completeness rule.
+NEEDED_TO_SUBMIT = (
+    ("capability", "enter the capability before submitting"),
+    ("kind", "choose a kind before submitting"),
+    ("lead", "enter the capability lead before submitting"),
+)
+
+
+def missing_to_submit(proposal: Proposal, loc: tuple = ("body",)) -> list[dict]:
+    """Field errors (type ``missing``) for each field a submitted proposal needs and this one lacks."""
+    return [
+        field_error([*loc, name], said, "missing")
+        for name, said in NEEDED_TO_SUBMIT
+        if not (getattr(proposal, name) or "").strip()
+    ]
+
+
+def check_complete(proposal: Proposal, message: str) -> None:
+    """A submitted proposal is complete: raise every missing field at once, as field errors."""
+    if proposal.status == ProposalStatus.submitted.value:
+        errors = missing_to_submit(proposal)
+        if errors:
+            raise ValidationFailed(message, errors=errors)
+
+
 # What the database names when a reference is repeated in a cycle: the any-case index, the exact-case
 # constraint (PostgreSQL), or the exact-case constraint's columns (SQLite).
 REFERENCE_CONSTRAINTS = frozenset(
@@ -223,7 +250,7 @@ def create_proposal(
         reference=data.reference or next_reference(session, cycle),
         title=data.title,
         capability=data.capability,
-        kind=data.kind.value,
+        kind=data.kind.value if data.kind else None,
         summary=data.summary,
         lead=data.lead,
         fte_change=data.fte_change,
@@ -232,6 +259,7 @@ def create_proposal(
         financials=[],
         self_assessments=[],
     )
+    check_complete(proposal, "A submitted proposal needs every field below; save it as a draft until then.")
     _set_financials(proposal, cycle, data.financials)
     _set_self_assessment(proposal, data.self_assessment)
     session.add(proposal)
@@ -269,10 +297,11 @@ def update_proposal(session: Session, actor: User, proposal: Proposal, data: Pro
         value = getattr(data, name)
         if value is not None:
             setattr(proposal, name, value)
-    if data.kind is not None:
-        proposal.kind = data.kind.value
+    if data.kind is not None or "kind" in data.model_fields_set:  # an explicit null clears it
+        proposal.kind = data.kind.value if data.kind else None
     if data.status is not None:
         proposal.status = data.status.value
+    check_complete(proposal, "A submitted proposal needs every field below; save it as a draft until then.")
     if data.financials is not None:
         _set_financials(proposal, cycle, data.financials)
     if data.self_assessment is not None:

@@ -212,6 +212,13 @@ def errors_from(
     return out
 
 
+def money_text(raw: str) -> str:
+    """An amount as a person typed it, made ready for the one money rule (``app.money``, which reads £,
+    commas and decimals): spaces inside it, as in "1 250 000" or a pasted non-breaking space, are
+    removed. Used by every web form that takes money (proposals, cycle budgets)."""
+    return re.sub(r"\s+", "", raw)
+
+
 def text(form: Any, name: str) -> str:
     value = form.get(name)
     return "" if value is None else str(value).strip()

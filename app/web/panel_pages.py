@@ -213,6 +213,7 @@ def _moderation_page(
     *,
     errors=None,
     entered: dict[int, dict[str, str]] | None = None,
+    entered_reason: tuple[int, str] | None = None,
     status=200,
     message=None,
 ):
@@ -254,6 +255,7 @@ def _moderation_page(
         spread=spread,
         moderated=moderated,
         values=values,
+        reasons=dict([entered_reason]) if entered_reason else {},
         conflict=conflict,
         principles=principles(session),
         errors=errors or {},
@@ -362,7 +364,8 @@ def reopen(
                 panel_id,
                 proposal_id,
                 status=422,
-                errors={"_form": "Give a reason for reopening the scorecard (at least 3 characters)."},
+                errors={f"reason-{scorecard_id}": "Give a reason for reopening, of 3 characters or more."},
+                entered_reason=(scorecard_id, reason),
             )
         with session.begin_nested():
             service.reopen(session, web.user, proposal_id, scorecard_id, reason)

@@ -190,8 +190,9 @@ def form_pages(w) -> dict[str, list[tuple[str, str]]]:
         "/login": [("anonymous", "/login")],
         "/logout": [("proposer", "/")],
         "/proposals/new": [("proposer", f"/proposals/new?cycle_id={o}")],
+        # before the edit form's walk, which may leave the draft incomplete (as a draft may be)
+        "/proposals/{proposal_id}/check": [("proposer", f"/proposals/{draft}/check")],
         "/proposals/{proposal_id}/edit": [("proposer", f"/proposals/{draft}/edit")],
-        "/proposals/{proposal_id}/submit": [("proposer", f"/proposals/{draft}")],
         "/proposals/{proposal_id}/withdraw": [("proposer", f"/proposals/{gone}")],
         "/proposals/{proposal_id}/score": [("scorer", f"/proposals/{p0}/score")],
         "/proposals/{proposal_id}/conflict": [("scorer", f"/proposals/{p1}/score")],
@@ -404,12 +405,12 @@ def test_hidden_fields_and_addresses_give_a_plain_error_page(world):
     assert r.status_code == 400 and r.headers["content-type"].startswith("text/html")
     assert "Enter the cycle id as a whole number, using the digits 0 to 9." in r.text
     draft = world["draft"]["id"]
-    page = c["proposer"].get(f"/proposals/{draft}")
+    page = c["proposer"].get(f"/proposals/{draft}/check")
     r = c["proposer"].post(
-        f"/proposals/{draft}/submit", data={"csrf_token": csrf_of(page.text), "version": HUGE}
+        f"/proposals/{draft}/check", data={"csrf_token": csrf_of(page.text), "version": HUGE}
     )
     assert r.status_code == 400 and "The version must be from 0 to 2147483647." in r.text
-    r = c["proposer"].post(f"/proposals/{draft}/submit", data={"csrf_token": csrf_of(page.text)})
+    r = c["proposer"].post(f"/proposals/{draft}/check", data={"csrf_token": csrf_of(page.text)})
     assert r.status_code == 400 and "The version is missing." in r.text
 
     r = c["admin"].get("/proposals", params={"page": str(10**20)})

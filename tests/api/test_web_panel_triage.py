@@ -384,3 +384,26 @@ def test_the_chairs_pages_cost_the_same_statements_whatever_the_panels_size(clie
     add_scored_proposals(db, panel["cycle"], pid, [s.id for s in panel["scorers"]], 40)
     assert len(triage(client.get(pages[0]).text)) == 45
     assert counts() == small
+
+
+def test_reopening_a_scorecard_from_the_proposals_page(client, panel):
+    pid, proposal = panel["panel"]["id"], panel["ids"]["T-2"]
+    page = page_of(client, panel, "T-2")
+    cards = re.findall(r'name="scorecard_id" value="([0-9]+)"', page.text)
+    assert len(cards) == 2  # each submitted scorecard has its Reopen form
+    form = {"csrf_token": csrf_of(page.text), "proposal_id": str(proposal), "scorecard_id": cards[0]}
+    r = client.post(f"/panels/{pid}/reopen", data=form | {"reason": "x"})
+    assert r.status_code == 422
+    beside = re.search(rf'id="reason-{cards[0]}-error">(.*?)</p>', r.text, re.S).group(1)
+    assert "Give a reason for reopening, of 3 characters or more." in beside
+    assert f'href="#reason-{cards[0]}"' in re.search(
+        r'<div class="error-summary".*?</div>', r.text, re.S
+    ).group(0)
+    assert f'id="reason-{cards[0]}" name="reason" placeholder="Reason" class="narrow" value="x"' in r.text
+    r = client.post(f"/panels/{pid}/reopen", data=form | {"reason": "Principle 1 evidence was missed"})
+    assert r.status_code == 200 and "Scorecard reopened." in r.text
+    assert str(r.url).endswith(f"/panels/{pid}/proposals/{proposal}?saved=reopened")
+    assert r.text.count('<tr class="draft-row">') == 1
+    assert re.findall(r'name="scorecard_id" value="([0-9]+)"', r.text) == cards[1:]
+    # one submitted scorecard left: nothing to compare, nothing flagged
+    assert 'class="tag flag"' not in re.search(r"<thead>.*?</thead>", r.text, re.S).group(0)

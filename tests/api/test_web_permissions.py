@@ -78,6 +78,8 @@ WEB: dict[tuple[str, str], Api | Rule | str] = {
     ("GET", "/proposals/new"): Rule(SIGNED_IN, query="cycle_id={cycle_id}"),
     ("GET", "/proposals/{proposal_id}"): Api("GET", "/proposals/{proposal_id}"),
     ("GET", "/proposals/{proposal_id}/edit"): Api("GET", "/proposals/{proposal_id}"),
+    # check your answers: a reader who may not submit it (or of a proposal no longer a draft) is sent to it
+    ("GET", "/proposals/{proposal_id}/check"): Api("GET", "/proposals/{proposal_id}"),
     ("GET", "/proposals/{proposal_id}/score"): Api("GET", "/proposals/{proposal_id}/scorecard"),
     # Panels: the list (each role sees the panels the API lists for it), a new panel, and a panel's
     # management page (its chair or an admin)
@@ -147,7 +149,7 @@ WEB: dict[tuple[str, str], Api | Rule | str] = {
             "version": "{proposal_version}",
         },
     ),
-    ("POST", "/proposals/{proposal_id}/submit"): Api(
+    ("POST", "/proposals/{proposal_id}/check"): Api(
         "PATCH", "/proposals/{proposal_id}", form={"version": "{proposal_version}"}
     ),
     ("POST", "/proposals/{proposal_id}/score"): Api(

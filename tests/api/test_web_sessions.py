@@ -99,11 +99,11 @@ def test_proposer_drafts_then_submits(client, factory, admin):
     r = client.post("/proposals/new", data=data, follow_redirects=False)
     assert r.status_code == 303
     page = client.get(r.headers["location"])
-    assert "draft" in page.text and "Submit proposal" in page.text
+    assert "Draft saved." in page.text and "Check and submit" in page.text
     version = re.search(r'name="version" value="(\d+)"', page.text).group(1)
     pid = r.headers["location"].split("/")[2].split("?")[0]
     r = client.post(
-        f"/proposals/{pid}/submit",
+        f"/proposals/{pid}/check",
         data={"csrf_token": csrf_of(page.text), "version": version},
         follow_redirects=False,
     )

@@ -29,6 +29,46 @@
       timeZoneName: "short"
     });
   });
+  // The proposal form's running totals: net per year and the totals, live as amounts are typed. The page
+  // already shows them as worked out on save; this reads amounts by the same rule as the server (app.money:
+  // £, commas between groups of three, at most two decimal places; spaces ignored), in whole pence.
+  var money = document.querySelector("table[data-running-totals]");
+  if (money) {
+    var pence = function (raw) {
+      var t = raw.replace(/\s+/g, "");
+      if (t === "") return 0;
+      var m = /^([-+]?)£?([-+]?)(\d{1,3}(?:,\d{3})+|\d*)(?:\.(\d{0,2}))?$/.exec(t);
+      if (!m || (m[1] && m[2]) || !(m[3] || m[4])) return null;
+      var whole = m[3].replace(/,/g, "") || "0";
+      if (whole.length > 12) return null;
+      var p = Number(whole) * 100 + Number(((m[4] || "") + "00").slice(0, 2));
+      return (m[1] === "-" || m[2] === "-") ? -p : p;
+    };
+    var pounds = function (p) {
+      if (p === null) return "–";
+      var abs = Math.abs(p), whole = Math.floor(abs / 100).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+      return (p < 0 ? "-£" : "£") + whole + "." + ("0" + (abs % 100)).slice(-2);
+    };
+    var add = function (a, b) { return a === null || b === null ? null : a + b; };
+    var recount = function () {
+      var totals = { cost: 0, saving: 0 };
+      money.querySelectorAll("output[data-net]").forEach(function (out) {
+        var y = out.getAttribute("data-net");
+        var c = pence(document.getElementById("cost_" + y).value);
+        var s = pence(document.getElementById("saving_" + y).value);
+        if (c !== null && c < 0) c = null;  // a negative amount is refused on save
+        if (s !== null && s < 0) s = null;
+        totals.cost = add(totals.cost, c);
+        totals.saving = add(totals.saving, s);
+        out.textContent = pounds(c === null || s === null ? null : c - s);
+      });
+      document.getElementById("total-cost").textContent = pounds(totals.cost);
+      document.getElementById("total-saving").textContent = pounds(totals.saving);
+      document.getElementById("total-net").textContent = pounds(
+        totals.cost === null || totals.saving === null ? null : totals.cost - totals.saving);
+    };
+    money.querySelectorAll("input[data-money]").forEach(function (i) { i.addEventListener("input", recount); });
+  }
   // A table wider than the window scrolls sideways inside its wrapper: the wrapper then takes the keyboard
   // focus (so the arrow keys scroll it) and is named after its table; when the table fits it is no tab stop.
   var wraps = document.querySelectorAll(".table-wrap");
