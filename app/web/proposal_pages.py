@@ -1,6 +1,6 @@
-"""The proposer's pages: the list, the form (save a draft with only a title; running totals), check your
-answers and submit, the proposal, withdrawing. Every rule is the proposals service's; these pages read forms and
-show what it says."""
+"""The proposer's pages: the list, the form (save a draft with only a title; running totals), check
+your answers and submit, the proposal, withdrawing. Every rule is the proposals service's; these pages
+read forms and show what it says."""
 
 from __future__ import annotations
 

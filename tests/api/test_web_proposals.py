@@ -170,7 +170,7 @@ def test_money_is_shown_and_read_as_people_write_it_with_totals_worked_out_on_sa
     lines = lines_of(db, pid)
     assert lines == {Y1: ("1250000.00", "250000.50"), Y2: ("1000.00", "0.00"), Y3: ("0.00", "5.00")}
     page = client.get(f"/proposals/{pid}/edit").text
-    assert f'value="£1,250,000.00"' in page and f'value="£250,000.50"' in page
+    assert 'value="£1,250,000.00"' in page and 'value="£250,000.50"' in page
     assert re.search(rf'id="net-{Y1}"[^>]*>£999,999.50<', page)
     assert re.search(rf'id="net-{Y3}"[^>]*>-£5.00<', page)
     assert re.search(r'id="total-cost"[^>]*>£1,251,000.00<', page)
@@ -227,7 +227,7 @@ def test_submit_lists_every_missing_field_linked_then_check_your_answers_then_su
     assert error_next_to(page, "kind") == "Select a kind." and "Your draft is saved." in page
     # The check page refuses to submit while anything is missing, and says what, linked to the form.
     page = client.get(f"/proposals/{pid}/check").text
-    assert ("/proposals/%d/edit#lead" % pid, "Enter the capability lead.") in summary_links(page)
+    assert (f"/proposals/{pid}/edit#lead", "Enter the capability lead.") in summary_links(page)
     assert 'id="submit-proposal"' not in page
     form = form_of(client, f"/proposals/{pid}/edit")
     r = client.post(
