@@ -11,9 +11,10 @@ from __future__ import annotations
 import csv
 import io
 from typing import Annotated, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
@@ -21,7 +22,7 @@ from starlette.datastructures import UploadFile
 from app.cycles.service import get_cycle
 from app.deps import SessionDep, SettingsDep
 from app.errors import Forbidden, ServiceError, ValidationFailed
-from app.models import Cycle, Proposal, Role
+from app.models import AuditEvent, Cycle, Proposal, Role
 from app.proposals import importer
 from app.rankings.endpoints import CSV, XLSX
 from app.web.forms import FormError, form_int, query_int
@@ -76,6 +77,32 @@ def _page(
     )
 
 
+def _imported(session: Session, web: Web, cycle: Cycle, event_id: int) -> tuple[list[dict], str] | None:
+    """The proposals one's own import into ``cycle`` created (its audit record names them), for the page
+    the upload redirects to: reloading that page shows them again and imports nothing."""
+    event = session.get(AuditEvent, event_id)
+    if (
+        event is None
+        or event.action != "proposals.imported"
+        or event.actor_id != web.user.id
+        or event.entity_id != str(cycle.id)
+    ):
+        return None
+    references = list(event.changes.get("references") or [])
+    rows = session.execute(
+        select(Proposal.id, Proposal.reference, Proposal.title).where(
+            Proposal.cycle_id == cycle.id, Proposal.reference.in_(references)
+        )
+    ).all()
+    by_reference = {r.reference: r for r in rows}
+    created = [
+        {"id": r.id, "reference": r.reference, "title": r.title}
+        for r in (by_reference.get(ref) for ref in references)
+        if r is not None
+    ]
+    return created, str(event.changes.get("file") or "")
+
+
 @router.get("/admin/import", response_class=HTMLResponse)
 def import_page(
     request: Request,
@@ -83,10 +110,14 @@ def import_page(
     session: SessionDep,
     settings: SettingsDep,
     cycle_id: Annotated[int | None, query_int("cycle_id")],
+    imported: Annotated[int | None, query_int("imported")],
 ):
     _importer(web)
     cycle = get_cycle(session, cycle_id) if cycle_id is not None else None
-    return _page(request, web, session, settings, cycle)
+    done = _imported(session, web, cycle, imported) if cycle and imported is not None else None
+    if done is None:
+        return _page(request, web, session, settings, cycle)
+    return _page(request, web, session, settings, cycle, imported=done[0], filename=done[1])
 
 
 def template_csv(columns: list[str]) -> bytes:
@@ -173,9 +204,7 @@ def upload(
         return _page(request, web, session, settings, cycle, status=422, errors=errors)
     try:
         with session.begin_nested():
-            result = importer.import_file(
-                session, web.user, cycle.id, filename, content, settings.max_upload_bytes
-            )
+            importer.import_file(session, web.user, cycle.id, filename, content, settings.max_upload_bytes)
     except ValidationFailed as exc:
         problems = _problems(exc, _cells(filename, content))
         return _page(
@@ -192,13 +221,17 @@ def upload(
     except ServiceError as exc:  # too large, not a CSV or workbook
         errors = {"file": exc.detail}
         return _page(request, web, session, settings, cycle, status=exc.status, errors=errors)
-    titles = dict(
-        session.execute(
-            select(Proposal.id, Proposal.title).where(Proposal.id.in_([p.id for p in result.proposals]))
-        ).all()
+    # Post/redirect/get: the page after the upload is an address of its own, so that reloading it shows
+    # the result again instead of sending the file a second time. The import's audit record names it.
+    event_id = session.scalar(
+        select(AuditEvent.id)
+        .where(
+            AuditEvent.action == "proposals.imported",
+            AuditEvent.entity_id == str(cycle.id),
+            AuditEvent.actor_id == web.user.id,
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
     )
-    imported = [
-        {"row": p.row, "id": p.id, "reference": p.reference, "title": titles.get(p.id, "")}
-        for p in result.proposals
-    ]
-    return _page(request, web, session, settings, cycle, imported=imported, filename=filename)
+    query = {"cycle_id": cycle.id} | ({"imported": event_id} if event_id is not None else {})
+    return RedirectResponse(f"/admin/import?{urlencode(query)}", status_code=303)

@@ -166,6 +166,14 @@ def test_a_good_file_stores_every_row(app, db, factory, admin):
     for pid in ids:
         assert f'href="/proposals/{pid}"' in r.text
     assert imports_audited(db) == 1
+    # the result is a page of its own: reloading it shows the same proposals and imports nothing again
+    assert "imported=" in str(r.url)
+    again = c.get(str(r.url))
+    assert proposals_in_page(again.text) == 4 and "4 proposals were created in" in html.unescape(again.text)
+    assert proposals_in(db, cycle["id"]) == 4 and imports_audited(db) == 1
+    # someone else's import is not shown as one's own
+    other = signed_in(app, admin).get(str(r.url))
+    assert other.status_code == 200 and proposals_in_page(other.text) == 0
 
 
 def test_file_problems_are_beside_the_field(app, db, factory, admin):
