@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.conftest import PASSWORD, SCREENSHOTS, own_user_signed_in
+from tests.browser.test_accessibility import AXE_OPTIONS, AXE_SCRIPT
 
 API = "/api/v1"
 SHOTS = SCREENSHOTS / "chair"
@@ -146,12 +147,19 @@ def triage_refs(page) -> list[str]:
     return page.locator("table.triage tbody th[scope=row]").all_inner_texts()
 
 
+def axe(page) -> list[str]:
+    """axe-core's WCAG 2.x A and AA violations on the page as it is now (its script loads with each page)."""
+    found = page.evaluate("options => axe.run(document, options)", AXE_OPTIONS)["violations"]
+    return [f"{v['id']}: {v['help']} at {[n['target'] for n in v['nodes']]}" for v in found]
+
+
 def overflow(page) -> float:
     return page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
 
 
 def test_chair_triages_and_moderates_a_flagged_proposal(page, chair_world):
     base, ids = chair_world["base"], chair_world["ids"]
+    page.context.add_init_script(AXE_SCRIPT)
     sign_in_chair(page, base)
     page.get_by_role("link", name="Chair e2e panel").click()
     page.wait_for_url(f"{base}/panels/{chair_world['panel_id']}")
@@ -176,7 +184,7 @@ def test_chair_triages_and_moderates_a_flagged_proposal(page, chair_world):
     page.get_by_role("button", name="Apply filter").click()
     assert sorted(triage_refs(page)) == ["C-2", "C-3"]
     page.set_viewport_size({"width": 375, "height": 800})
-    assert overflow(page) <= 1
+    assert overflow(page) <= 1 and axe(page) == []
     shot(page, "triage-flagged-375")
     page.set_viewport_size({"width": 1280, "height": 900})
 
@@ -225,6 +233,7 @@ def test_chair_triages_and_moderates_a_flagged_proposal(page, chair_world):
     assert page.locator("#note_2").input_value() == "Agreed 4: the second scorer's evidence"
     assert page.locator("#note_3").input_value() == "Not relevant to a rota"
     assert summary.get_by_role("link").first.get_attribute("href") == "#note_1"  # to the field itself
+    assert axe(page) == []  # the error state too
     page.locator(".error-summary").scroll_into_view_if_needed()
     shot(page, "moderation-error-1280")
 
