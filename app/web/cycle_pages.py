@@ -578,7 +578,7 @@ def consequences(session, web, settings, cycle: Cycle, to: CycleStatus) -> list[
             .join(Panel, Panel.id == PanelMember.panel_id)
             .where(Panel.cycle_id == cycle.id),
         )
-        says.append(f"{n(submitted, 'proposal is', 'proposals are')} submitted and will be scored.")
+        says.append(f"{n(submitted, 'proposal is', 'proposals are')} submitted for scoring.")
         if drafts:
             says.append(
                 f"{n(drafts, 'draft proposal', 'draft proposals')} will not be scored: "
@@ -608,6 +608,12 @@ def consequences(session, web, settings, cycle: Cycle, to: CycleStatus) -> list[
             else "Every scorecard due has been submitted; scorers can no longer edit them."
         )
         says.append(f"{done} of {n(expected, 'scorecard')} due are submitted, across {n(panels, 'panel')}.")
+        if len(progress.panels) > 1:
+            says.append(
+                "By panel: "
+                + "; ".join(f"{p.name}, {p.submitted} of {p.expected} submitted" for p in progress.panels)
+                + "."
+            )
         says.append("Chairs can still agree moderated scores. Submissions can be issued from now on.")
         if "moderation" in settings.scorers_see_rankings_from:
             says.append("Scorers can now see the ranking.")

@@ -341,7 +341,7 @@ def test_moving_to_scoring_counts_drafts_and_proposals_on_no_panel(client, facto
     assert r.status_code == 201, r.text
     sign_in(client, admin.email)
     text = html.unescape(client.get(f"/cycles/{cycle['id']}/status").text)
-    assert "3 proposals are submitted and will be scored." in text
+    assert "3 proposals are submitted for scoring." in text
     assert "1 draft proposal will not be scored" in text
     assert "1 submitted proposal is on no panel" in text
     assert "1 panel with 1 scorer can start scoring." in text
@@ -409,3 +409,22 @@ def test_ids_are_unique_and_every_described_by_exists(client, factory, admin):
             assert set(described.split()) <= set(ids), (where, described)
         for target in re.findall(r'href="#([^"]+)"', text):
             assert target in ids, (where, target)
+
+
+def test_moving_to_moderation_counts_each_panel(client, factory, admin, db):
+    cycle = factory.cycle(admin, name="SR45 SE&RR")
+    ids = [factory.proposal(admin, cycle)["id"] for _ in range(2)]
+    scorers = [factory.user("scorer"), factory.user("scorer")]
+    for name, scorer, pid in zip(("Panel A", "Panel B"), scorers, ids, strict=True):
+        r = client.post(
+            f"{API}/cycles/{cycle['id']}/panels",
+            headers=admin.headers,
+            json={"name": name, "member_ids": [scorer.id], "proposal_ids": [pid]},
+        )
+        assert r.status_code == 201, r.text
+    client.post(f"{API}/cycles/{cycle['id']}/transition", json={"to": "scoring"}, headers=admin.headers)
+    factory.submit_scorecard(scorers[0], ids[0], 4)
+    sign_in(client, admin.email)
+    text = html.unescape(client.get(f"/cycles/{cycle['id']}/status").text)
+    assert "1 scorecard is still missing (0 started as drafts, 1 not started)" in text
+    assert "By panel: Panel A, 1 of 1 submitted; Panel B, 0 of 1 submitted." in text
