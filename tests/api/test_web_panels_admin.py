@@ -466,3 +466,30 @@ def test_an_admin_hands_a_panel_to_another_chair(app, client, admin, db, setup):
     shown = client.get(r.headers["location"]).text
     assert banner(shown) == f"The panel is now chaired by {name_of(db, s['chair'].id)}."
     assert chair.get(url).status_code == 403  # the former chair no longer manages it
+
+
+def test_a_closed_cycles_panel_is_shown_but_no_longer_changes(client, admin, db, setup):
+    s = setup
+    panel = s["other_panel"]
+    for step in ("scoring", "moderation", "closed"):
+        r = client.post(
+            f"{API}/cycles/{s['cycle']['id']}/transition", json={"to": step}, headers=admin.headers
+        )
+        assert r.status_code == 200, r.text
+    sign_in(client, s["other_chair"].email)
+    page = client.get(f"/panels/{panel['id']}/manage")
+    assert page.status_code == 200
+    assert "The cycle is closed: this panel can no longer change." in html.unescape(page.text)
+    assert 'action="/panels/' not in page.text  # no form to change it
+    assert "New panel" not in client.get(f"/panels?cycle_id={s['cycle']['id']}").text
+    r = client.post(
+        f"/panels/{panel['id']}/rename",
+        data={"csrf_token": csrf_of(page.text), "version": str(panel["version"]), "name": "Too late"},
+    )
+    assert r.status_code == 409
+    assert f"Cycle {s['cycle']['id']} is closed." in r.text
+    assert panel_row(db, panel["id"])["name"] == "Other panel"
+    r = client.get(f"/panels/new?cycle_id={s['cycle']['id']}")
+    assert r.status_code == 409
+    assert "its panels can no longer change" in html.unescape(r.text)
+    assert 'action="/panels/new"' not in r.text
