@@ -237,6 +237,10 @@ def _moderation_page(
     flagged_rows = [r for r in rows if r.flagged and not r.conflict]
     previous = next((r for r in reversed(flagged_rows) if r.reference < here.reference), None)
     following = next((r for r in flagged_rows if r.reference > here.reference), None)
+    if message == SAVED["moderation"]:  # the banner says where the proposal now stands
+        message += (
+            f" {proposal.reference}: {len(moderated)} of 12 principles agreed, {len(flagged)} still flagged."
+        )
     return render(
         request,
         "panel_proposal.html",

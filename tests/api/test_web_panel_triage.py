@@ -233,7 +233,7 @@ def test_moderating_settles_the_flag_and_shows_the_agreed_value(client, panel, d
     assert r.status_code == 303
     assert r.headers["location"] == f"/panels/{pid}/proposals/{proposal}?saved=moderation"
     html = client.get(r.headers["location"]).text
-    assert "Moderated scores saved." in html
+    assert "Moderated scores saved. T-2: 2 of 12 principles agreed, 0 still flagged." in html
     assert 'class="tag flag"' not in re.search(r"<thead>.*?</thead>", html, re.S).group(0)
     assert "flagged" not in " ".join(re.findall(r'<td class="cell [^"]*"', html))
     foot = re.search(r"<tfoot>.*?</tfoot>", html, re.S).group(0)
