@@ -8,10 +8,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from app.models import AuditEvent
 from app.rankings.exports import safe_text
 
 COLUMNS = (
@@ -29,27 +28,29 @@ COLUMNS = (
 )
 
 
-def _text(value: str | None) -> str:
-    return "" if value is None else safe_text(value)
-
-
-def row(event: AuditEvent, emails: dict[int, str]) -> list[Any]:
+def row(event: Sequence[Any], emails: dict[int, str]) -> list[Any]:
+    """One event, a row of the audit service's ``ROW_COLUMNS`` (in that order), as the file's cells."""
+    id_, occurred_at, actor_id, action, entity_type, entity_id, outcome, address, request_id, changes = event
     return [
-        event.id,
-        event.occurred_at.isoformat(),
-        "" if event.actor_id is None else event.actor_id,
-        _text(emails.get(event.actor_id) if event.actor_id is not None else None),
-        _text(event.action),
-        _text(event.entity_type),
-        _text(event.entity_id),
-        _text(event.outcome),
-        _text(event.client_address),
-        _text(event.request_id),
-        _text(json.dumps(event.changes or {}, ensure_ascii=False, sort_keys=True)),
+        id_,
+        occurred_at.isoformat(),
+        "" if actor_id is None else actor_id,
+        _text(emails.get(actor_id)) if actor_id is not None else "",
+        _text(action),
+        _text(entity_type),
+        _text(entity_id),
+        _text(outcome),
+        _text(address),
+        _text(request_id),
+        _text(json.dumps(changes or {}, ensure_ascii=False, sort_keys=True)),
     ]
 
 
-def csv_chunks(chunks: Iterable[list[AuditEvent]], emails: dict[int, str]) -> Iterator[bytes]:
+def _text(value: str | None) -> str:
+    return safe_text(value) if value else ""
+
+
+def csv_chunks(chunks: Iterable[Sequence[Any]], emails: dict[int, str]) -> Iterator[bytes]:
     """UTF-8 with a byte-order mark (so a spreadsheet reads it as UTF-8), CRLF line ends: the header, then
     one piece of the file per chunk of events."""
     buf = io.StringIO()

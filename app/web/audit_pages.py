@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -30,6 +31,7 @@ from app.web.session import WebUser
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 50
+KINDS_FOR_SECONDS = 60
 FILTERS = ("actor_id", "action", "entity_type", "entity_id", "outcome", "from", "to")
 # An object's own page, where the web client has one (a route missing today is simply not linked).
 OBJECT_PAGES = {
@@ -117,6 +119,17 @@ def changes_list(changes: dict[str, Any]) -> list[tuple[str, str, str | None]]:
     return out
 
 
+def _kinds(request: Request, session) -> tuple[list[str], list[str]]:
+    """The filters' choices of action and object type, read again at most once a minute: two scans of the
+    whole trail, and new kinds of event arrive only with new code (a value typed into the address that is
+    not listed yet is still shown and used)."""
+    cached = getattr(request.app.state, "audit_kinds", None)
+    now = monotonic()
+    if cached is None or now - cached[0] > KINDS_FOR_SECONDS:
+        cached = request.app.state.audit_kinds = (now, kinds(session))
+    return cached[1]
+
+
 def _object_links(request: Request) -> dict[str, str]:
     paths = {ctx.path for ctx in iter_route_contexts(request.app.routes)}
     return {kind: page for kind, page in OBJECT_PAGES.items() if page in paths}
@@ -129,7 +142,7 @@ def audit_page(
     _admin(web)
     f, values, errors = read_filter(request.query_params)
     users = list(session.execute(select(User.id, User.full_name, User.email).order_by(User.email)))
-    actions, types = kinds(session)
+    actions, types = _kinds(request, session)
     rows, total = [], 0
     if not errors:
         rows, total = list_events(session, f, PageParams(limit=PER_PAGE, offset=(page - 1) * PER_PAGE))
