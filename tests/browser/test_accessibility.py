@@ -187,7 +187,7 @@ EMPTY_FORMS: list[EmptyForm] = [
     EmptyForm(lambda live, role: "/login", "Sign in", frozenset({SIGNED_OUT})),
     EmptyForm(
         lambda live, role: f"/proposals/new?cycle_id={live['open_cycle_id']}",
-        "Submit proposal",
+        "Save draft",  # the first button: saving with no title is the error (submit is a later step)
         frozenset({"proposer"}),
     ),
     EmptyForm(
