@@ -88,6 +88,12 @@ PAGES: list[Page] = [
         lambda live, role: f"/proposals/{own_proposal(live, role)}/edit",
         frozenset({"admin", "proposer"}),
     ),
+    # check your answers before a draft is submitted: the proposer's own draft
+    Page(
+        "/proposals/{proposal_id}/check",
+        lambda live, role: f"/proposals/{live['own_proposal_id']}/check",
+        frozenset({"proposer"}),
+    ),
     Page(
         "/proposals/{proposal_id}/score",
         lambda live, role: f"/proposals/{live['proposal_ids'][1]}/score",
