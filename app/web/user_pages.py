@@ -213,28 +213,62 @@ def add_user(
     except (ValidationError, ServiceError) as exc:
         errs = errors_from(exc, {f"roles.{i}": "roles" for i in range(len(values["roles"]))})
         return _new_page(request, web, errs, values, status=422)
-    return RedirectResponse(f"/admin/users/{user.id}?done=created", status_code=303)
+    return _done(session, web, user)
 
 
 # One user
 
 
-DONE = {
-    "created": "{name} was created. They can sign in with the password you set.",
-    "saved": "Your changes to {name} were saved.",
-    "saved_roles": "Your changes to {name} were saved. Their roles changed, so their web sessions ended: "
-    "they sign in again to work with the new roles.",
-    "deactivated": "{name} was deactivated. {ended} ended. They cannot sign in until they are reactivated.",
-    "reactivated": "{name} was reactivated. They can sign in again with their password.",
-    "password": "{name} has a new password. {ended} ended: they sign in again with the new password.",
-    "signed_out": "{name} was signed out everywhere. {ended} ended; their account stays active.",
-}
-
-
-def _ended(sessions: int | None, tokens: int | None) -> str:
+def _ended(changes: dict) -> str:
+    sessions, tokens = changes.get("web_sessions_ended") or 0, changes.get("tokens_revoked") or 0
     if not sessions and not tokens:
         return "No open sessions or API tokens were"
-    return f"{_count(sessions or 0, 'session')} and {_count(tokens or 0, 'API token')}"
+    return f"{_count(sessions, 'session')} and {_count(tokens, 'API token')}"
+
+
+def _banner(event: AuditEvent, name: str) -> str:
+    """What an action did, told from its audit record (the counts are the ones the service recorded)."""
+    changes = event.changes or {}
+    ended = _ended(changes)
+    if event.action == "user.created":
+        return f"{name} was created. They can sign in with the password you set."
+    if event.action == "user.signed_out":
+        return f"{name} was signed out everywhere. {ended} ended; their account stays active."
+    if "password" in changes:
+        return (
+            f"{name} has a new password. {_ended(changes)} ended: they sign in again with the new password."
+        )
+    if "is_active" in changes and changes["is_active"].get("after") is False:
+        return f"{name} was deactivated. {ended} ended. They cannot sign in until they are reactivated."
+    if "is_active" in changes:
+        return f"{name} was reactivated. They can sign in again with their password."
+    if "roles" in changes:
+        return (
+            f"Your changes to {name} were saved. Their roles changed, so their web sessions ended: "
+            "they sign in again to work with the new roles."
+        )
+    return f"Your changes to {name} were saved."
+
+
+DONE_ACTIONS = ("user.created", "user.updated", "user.signed_out")
+
+
+def _done(session: Session, web: Web, user: User) -> RedirectResponse:
+    """Post/redirect/get to the user's page, naming the audit record of what was just done: the banner
+    there is told from that record, so it says what happened, and a reload does nothing again."""
+    event_id = session.scalar(
+        select(AuditEvent.id)
+        .where(
+            AuditEvent.entity_type == "user",
+            AuditEvent.entity_id == str(user.id),
+            AuditEvent.actor_id == web.user.id,
+            AuditEvent.action.in_(DONE_ACTIONS),
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+    query = f"?done={event_id}" if event_id is not None else ""
+    return RedirectResponse(f"/admin/users/{user.id}{query}", status_code=303)
 
 
 def _user_page(
@@ -281,15 +315,21 @@ def user_page(
     web: WebUser,
     session: SessionDep,
     settings: SettingsDep,
-    sessions: Annotated[int | None, query_int("sessions", min=0)],
-    tokens: Annotated[int | None, query_int("tokens", min=0)],
-    done: str = "",
+    done: Annotated[int | None, query_int("done", label="action")],
 ):
     _admin(web)
     user = users.get_user(session, user_id)
     message = None
-    if done in DONE:
-        message = DONE[done].format(name=user.full_name, ended=_ended(sessions, tokens))
+    if done is not None:
+        event = session.get(AuditEvent, done)
+        if (
+            event is not None
+            and event.action in DONE_ACTIONS
+            and event.entity_type == "user"
+            and event.entity_id == str(user.id)
+            and event.actor_id == web.user.id
+        ):
+            message = _banner(event, user.full_name)
     return _user_page(request, web, session, settings, user, message=message)
 
 
@@ -334,10 +374,9 @@ def edit_user(
     if errors:
         session.refresh(user)
         return _user_page(request, web, session, settings, user, errors=errors, values=values, status=422)
-    done = "saved_roles" if user.roles != before else "saved"
-    if done == "saved_roles" and user.id == web.user.id:  # their own web session ended with the change
+    if user.roles != before and user.id == web.user.id:  # their own web session ended with the change
         return RedirectResponse("/login", status_code=303)
-    return RedirectResponse(f"/admin/users/{user.id}?done={done}", status_code=303)
+    return _done(session, web, user)
 
 
 def _confirm_page(request, web, session, settings, user, action: str, status: int = 200, failure=None):
@@ -358,16 +397,12 @@ def _confirm_page(request, web, session, settings, user, action: str, status: in
 def _status_change(request, web, session, settings, user_id: int, action: str, form):
     _admin(web)
     user = users.get_user(session, user_id)
-    live = live_of(session, settings, user.id)
     try:
         _update(session, settings, web, user, UserUpdate(is_active=action == "reactivate"))
     except (ValidationError, ServiceError) as exc:
         session.refresh(user)
         return _confirm_page(request, web, session, settings, user, action, 422, failure=_refused(exc))
-    query = {"done": f"{action}d"}
-    if action == "deactivate":
-        query |= {"sessions": live.sessions, "tokens": live.tokens}
-    return RedirectResponse(f"/admin/users/{user.id}?{urlencode(query)}", status_code=303)
+    return _done(session, web, user)
 
 
 @router.get("/admin/users/{user_id}/deactivate", response_class=HTMLResponse)
@@ -430,7 +465,6 @@ def reset_password(
     _admin(web)
     user = users.get_user(session, user_id)
     password = str(form.get("password") or "")  # exactly as typed: spaces count
-    live = live_of(session, settings, user.id)
     errors = {} if password else {"password": "Enter the new password."}
     if not errors:
         try:
@@ -440,10 +474,9 @@ def reset_password(
     if errors:
         session.refresh(user)
         return _user_page(request, web, session, settings, user, password_errors=errors, status=422)
-    query = urlencode({"done": "password", "sessions": live.sessions, "tokens": live.tokens})
     if user.id == web.user.id:  # their own session ended with the rest
         return RedirectResponse("/login", status_code=303)
-    return RedirectResponse(f"/admin/users/{user.id}?{query}", status_code=303)
+    return _done(session, web, user)
 
 
 @router.post("/admin/users/{user_id}/sign-out", response_class=HTMLResponse)
@@ -457,11 +490,9 @@ def sign_out(
 ):
     _admin(web)
     user = users.get_user(session, user_id)
-    live = live_of(session, settings, user.id)
     try:
         with session.begin_nested():
             users.sign_out_user(session, web.user, user)
     except ServiceError as exc:
         return _user_page(request, web, session, settings, user, failure=_refused(exc), status=422)
-    query = urlencode({"done": "signed_out", "sessions": live.sessions, "tokens": live.tokens})
-    return RedirectResponse(f"/admin/users/{user.id}?{query}", status_code=303)
+    return _done(session, web, user)

@@ -322,3 +322,20 @@ def test_the_user_page_links_to_their_history(app, factory, admin):
     created = c.get(html.unescape(changes))
     assert created.status_code == 200 and "user.created" in created.text
     assert c.get(html.unescape(acts)).status_code == 200
+
+
+def test_the_banner_is_told_from_the_audit_record_of_ones_own_action(app, db, factory, admin):
+    user, other = factory.user("scorer"), factory.user("scorer")
+    c = admin_client(app, admin)
+    page = c.get(f"/admin/users/{user.id}")
+    r = c.post(
+        f"/admin/users/{user.id}/sign-out", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False
+    )
+    done = r.headers["location"]
+    event_id = re.search(r"\?done=(\d+)$", done).group(1)
+    assert 'id="done-banner"' in c.get(done).text
+    assert 'id="done-banner"' in c.get(done).text and events(db, "user.signed_out", user.id) == 1  # a reload
+    assert 'id="done-banner"' not in c.get(f"/admin/users/{other.id}?done={event_id}").text
+    second_admin = factory.user("admin")
+    assert 'id="done-banner"' not in admin_client(app, second_admin).get(done).text
+    assert c.get(f"/admin/users/{user.id}?done=abc").status_code == 400
