@@ -41,6 +41,12 @@ def test_admin_creates_edits_and_opens_a_cycle(browser, live_server):
         assert page.get_by_label("Budget envelope for 2029-30").input_value() == "£5,000,000"
         page.get_by_label("Budget envelope for 2031-32").fill("three million")
         page.get_by_label("Label for point 3").fill("Good contribution")
+        # the label rows follow the scale as it is typed; the redraw button is for pages without script
+        assert page.get_by_role("button", name="Show the points of this scale").is_hidden()
+        page.get_by_label("Highest point").fill("7")
+        page.get_by_label("Highest point").press("Tab")
+        page.get_by_label("Label for point 7").fill("Transformational")
+        assert page.get_by_label("Label for point 3").input_value() == "Good contribution"
         page.get_by_label("Leave the principle out").check()
         page.get_by_role("button", name="Create cycle").click()
 
@@ -59,6 +65,7 @@ def test_admin_creates_edits_and_opens_a_cycle(browser, live_server):
         cycle_id = int(re.search(r"/cycles/(\d+)", page.url).group(1))
         assert "Cycle created." in page.get_by_role("status").inner_text()
         assert "£12,000,000.00" in page.locator("tfoot").inner_text()
+        assert "0 to 7" in page.locator("main").inner_text()
         page.screenshot(path=str(shots / "cycle-1280.png"))
 
         page.get_by_role("link", name="Edit the cycle").click()

@@ -99,6 +99,57 @@
     scrollable();
     window.addEventListener("resize", scrollable);
   }
+  // The cycle form's scale labels follow the lowest and highest point as they are typed (without this
+  // file, the "Show the points of this scale" button redraws the form). A label already typed is kept:
+  // rows outside the new scale stay while they hold text, so nothing typed is dropped.
+  var labels = document.querySelector("table[data-scale-labels] tbody");
+  var lowest = document.getElementById("scale_min");
+  var highest = document.getElementById("scale_max");
+  if (labels && lowest && highest) {
+    var redraw = document.querySelector("button[data-show-points]");
+    if (redraw) redraw.remove();
+    var whole = function (v) { return /^-?\d{1,3}$/.test(v.trim()) ? parseInt(v, 10) : null; };
+    var row = function (point, value) {
+      var tr = document.createElement("tr");
+      var th = document.createElement("th");
+      th.scope = "row";
+      th.textContent = String(point);
+      var td = document.createElement("td");
+      var label = document.createElement("label");
+      label.className = "visually-hidden";
+      label.htmlFor = "label_" + point;
+      label.textContent = "Label for point " + point;
+      var input = document.createElement("input");
+      input.type = "text";
+      input.id = input.name = "label_" + point;
+      input.value = value;
+      td.appendChild(label);
+      td.appendChild(input);
+      tr.appendChild(th);
+      tr.appendChild(td);
+      return tr;
+    };
+    var follow = function () {
+      var lo = whole(lowest.value), hi = whole(highest.value);
+      if (lo === null || hi === null || lo >= hi || hi - lo > 110) return;
+      var typed = {};
+      labels.querySelectorAll("input[name^='label_']").forEach(function (i) {
+        typed[i.name.slice(6)] = i.value;
+      });
+      var points = [];
+      for (var p = lo; p <= hi; p++) points.push(p);
+      Object.keys(typed).forEach(function (k) {
+        var n = parseInt(k, 10);
+        if ((n < lo || n > hi) && typed[k].trim() !== "") points.push(n);
+      });
+      points.sort(function (a, b) { return a - b; });
+      var rows = document.createDocumentFragment();
+      points.forEach(function (n) { rows.appendChild(row(n, typed[String(n)] || "")); });
+      labels.replaceChildren(rows);
+    };
+    lowest.addEventListener("change", follow);
+    highest.addEventListener("change", follow);
+  }
   // Focus the error summary so screen readers announce it.
   var summary = document.querySelector(".error-summary");
   if (summary) summary.focus();
