@@ -140,6 +140,13 @@ def test_a_row_says_who_what_which_object_and_the_change(client, db, seeded):
     assert "<del>Old title</del> → <ins>New title</ins>" in row and "<details" in row
     failed = client.get("/audit", params={"outcome": "failure"}).text
     assert "203.0.113.9" in failed and "no one signed in" in failed
+    # each kind of object links to its own page; a route (a refusal's) has none
+    chair = seeded["chair"].id
+    assert f'<a href="/admin/users/{chair}">user {chair}</a>' in failed
+    cycles = client.get("/audit", params={"entity_type": "cycle"}).text
+    assert '<a href="/cycles/3">cycle 3</a>' in cycles
+    denied = client.get("/audit", params={"outcome": "denied"}).text
+    assert "route <span" in denied and 'href="/route' not in denied
 
 
 def test_a_filter_that_cannot_be_read_is_a_field_error_and_keeps_what_was_typed(client, seeded):
