@@ -58,6 +58,10 @@ def test_pages_and_docs_have_no_csp_violations(browser, live_server):
         visit(f"/weightings?cycle_id={live_server['cycle_id']}")
         page.locator("#points_1").fill("30")
         assert page.locator("#share-1").inner_text() == "100.0%"  # the page's script ran
+        visit("/cycles/new")
+        page.locator("#scale_max").fill("6")
+        page.locator("#scale_max").press("Tab")
+        assert page.locator("#label_6").count() == 1  # the cycle form's script ran
         visit("/docs")
         page.locator(".opblock").first.wait_for()  # Swagger UI built the operations from /openapi.json
         violations.extend(f"/docs: {v}" for v in page.evaluate("window.__csp"))
