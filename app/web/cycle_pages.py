@@ -44,7 +44,7 @@ from app.models import (
 )
 from app.money import Money
 from app.scorecards import review
-from app.web.forms import Fields, errors_from, form_int, path_id, text
+from app.web.forms import Fields, errors_from, form_int, money_text, path_id, text
 from app.web.render import render
 from app.web.session import WebUser, checked_form
 
@@ -315,7 +315,7 @@ def check_table(values: dict[str, Any], years_editable: bool) -> tuple[list[str]
             years.append(year)
         if amount:
             try:
-                budgets[year] = MONEY.validate_python(amount)
+                budgets[year] = MONEY.validate_python(money_text(amount))  # "1 250 000" too
             except ValidationError as exc:
                 msg = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
                 where = year or "this row"

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import AuditEvent, Proposal, ProposalFinancial
+from app.web.forms import money_text
 from tests.api.test_web_forms import error_next_to
 from tests.api.test_web_sessions import csrf_of, sign_in
 
@@ -303,3 +304,16 @@ def test_a_stale_submit_says_so_and_submits_nothing(client, proposer, factory, c
     r = client.post(f"/proposals/{p['id']}/check", data=form)
     assert r.status_code == 409 and "Changed elsewhere." in r.text and 'id="submit-proposal"' in r.text
     assert client.get(f"{API}/proposals/{p['id']}", headers=proposer.headers).json()["status"] == "draft"
+
+
+def test_one_money_reader_for_every_web_form_the_cycle_budget_table_too():
+    from app.web.cycle_pages import check_table
+
+    years, budgets, errors = check_table(
+        {"years": ["2026-27", "2027-28"], "budgets": ["£1 250 000", "2\u00a0000.50"]}, years_editable=True
+    )
+    assert errors == {} and {y: f"{b:f}" for y, b in budgets.items()} == {
+        "2026-27": "1250000.00",
+        "2027-28": "2000.50",
+    }
+    assert money_text(" £1 250\u202f000.00\t") == "£1250000.00"

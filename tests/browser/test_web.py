@@ -99,16 +99,19 @@ def test_proposer_failed_submission_keeps_input(page, live_server):
     page.get_by_label("Kind").select_option("investment")
     page.get_by_label("Capability lead").fill("Supt Clarke")
     page.get_by_label("Cost 2025-26").fill("12.345")
-    page.get_by_role("button", name="Submit proposal").click()
-    assert "more than two decimal places" in page.locator(".error-summary").inner_text()
+    page.get_by_role("button", name="Save draft").click()
+    assert (
+        "Enter the cost for 2025-26 in pounds and pence, to the nearest penny."
+        in page.locator(".error-summary").inner_text()
+    )
     assert page.get_by_label("Title").input_value() == "Mobile devices for every officer"
     assert page.get_by_label("Cost 2025-26").input_value() == "12.345"
     assert page.get_by_label("Cost 2025-26").get_attribute("aria-invalid") == "true"
     shot(page, "proposal-error")
     page.get_by_label("Cost 2025-26").fill("12000.50")
-    page.get_by_role("button", name="Submit proposal").click()
-    assert "Saved." in page.locator("main").inner_text()
-    assert "£12,000.50" in page.locator("main").inner_text()
+    page.get_by_role("button", name="Save draft").click()
+    assert "Draft saved." in page.locator("main").inner_text()
+    assert page.get_by_label("Cost 2025-26").input_value() == "£12,000.50"
     shot(page, "proposal-saved")
 
 
