@@ -93,10 +93,13 @@ PAGES: dict[tuple[str, str], str] = {
     ("PATCH", "/cycles/{cycle_id}/panels/{panel_id}"): "/panels/{panel_id}/manage",
     ("GET", "/cycles/{cycle_id}/progress"): "/panels/{panel_id}",
     ("GET", "/cycles/{cycle_id}/agreement"): "/panels/{panel_id}",
-    ("GET", "/proposals/{proposal_id}/scorecards"): "/panels/{panel_id}",
-    ("GET", "/proposals/{proposal_id}/moderation"): "/panels/{panel_id}",
-    ("PUT", "/proposals/{proposal_id}/moderation"): "/panels/{panel_id}",
-    ("POST", "/proposals/{proposal_id}/scorecards/{scorecard_id}/reopen"): "/panels/{panel_id}",
+    ("GET", "/proposals/{proposal_id}/scorecards"): "/panels/{panel_id}/proposals/{proposal_id}",
+    ("GET", "/proposals/{proposal_id}/moderation"): "/panels/{panel_id}/proposals/{proposal_id}",
+    ("PUT", "/proposals/{proposal_id}/moderation"): "/panels/{panel_id}/proposals/{proposal_id}",
+    (
+        "POST",
+        "/proposals/{proposal_id}/scorecards/{scorecard_id}/reopen",
+    ): "/panels/{panel_id}/proposals/{proposal_id}",
     ("GET", "/proposals/{proposal_id}/conflicts"): "/panels/{panel_id}/manage",
     ("POST", "/proposals/{proposal_id}/conflicts"): "/panels/{panel_id}/manage",  # scorers: the score page
     # weightings, rankings and submissions
