@@ -195,6 +195,10 @@ def test_chair_triages_and_moderates_a_flagged_proposal(page, chair_world):
     assert heat.locator("tbody tr").count() == 3
     assert heat.locator("td.flagged").count() == 6  # principles 1 and 2, every submitted scorecard
     assert heat.locator("thead .tag.flag").count() == 2
+    marks = heat.locator("td.flagged").evaluate_all(
+        "cells => cells.map(c => getComputedStyle(c, '::after').content)"
+    )
+    assert set(marks) == {'"!" / ""'}  # flagged by a mark as well as by colour
     key = page.locator(".heat-legend")
     assert key.is_visible() and "needs moderation" in key.inner_text()
     assert key.locator(".swatch").count() == 6 + 4  # 0 to 5, NA, no score, the flag and the agreed row
