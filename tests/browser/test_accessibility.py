@@ -373,3 +373,19 @@ def test_every_web_page_is_visited(tmp_path):
     for role in (*ROLES, SIGNED_OUT):
         assert any(role in row.roles for row in PAGES), f"{role} visits no page"
     app.state.db.dispose()
+
+
+def test_screenshots_index_names_files_that_exist():
+    """screenshots/README.md names each picture under its folder's heading: every one it names is there."""
+    from tests.browser.conftest import SCREENSHOTS
+
+    folder, missing, named = None, [], 0
+    for line in (SCREENSHOTS / "README.md").read_text(encoding="utf-8").splitlines():
+        if heading := re.match(r"## (\w+)/", line):
+            folder = SCREENSHOTS / heading.group(1)
+        elif folder is not None and line.startswith("| `"):
+            for name in re.findall(r"`([\w.-]+\.png)`", line.split(" | ")[0]):
+                named += 1
+                if not (folder / name).is_file():
+                    missing.append(f"{folder.name}/{name}")
+    assert named > 0 and missing == [], missing
