@@ -12,6 +12,7 @@ from tests.browser.conftest import SCREENSHOTS, sign_in
 
 def test_admin_filters_the_trail_and_downloads_it(browser, live_server):
     base = live_server["base"]
+    (SCREENSHOTS / "admin").mkdir(parents=True, exist_ok=True)
     context = browser.new_context(
         viewport={"width": 1280, "height": 900},
         accept_downloads=True,
