@@ -127,6 +127,13 @@ PAGES: list[Page] = [
         lambda live, role: f"/ranking/sensitivity?cycle_id={live['cycle_id']}&samples=50",
         STAFF,
     ),
+    # a GET form's error state: too few samples, the error beside the field (422)
+    Page(
+        "/ranking/sensitivity",
+        lambda live, role: f"/ranking/sensitivity?cycle_id={live['cycle_id']}&samples=5",
+        frozenset({"finance"}),
+        status=422,
+    ),
     Page("/ranking/selection", lambda live, role: f"/ranking/selection?cycle_id={live['cycle_id']}", STAFF),
     Page("/weightings", lambda live, role: f"/weightings?cycle_id={live['cycle_id']}", STAFF),
     Page("/submissions", lambda live, role: f"/submissions?cycle_id={live['cycle_id']}", STAFF),
@@ -202,6 +209,7 @@ EMPTY_FORMS: list[EmptyForm] = [
         frozenset({"scorer"}),
     ),
     EmptyForm(lambda live, role: "/account", "Change password", frozenset({"finance"})),
+    EmptyForm(lambda live, role: "/account", "Create token", frozenset({"scorer"})),
     EmptyForm(lambda live, role: "/cycles/new", "Create cycle", frozenset({"admin"})),
     EmptyForm(lambda live, role: "/admin/users/new", "Create user", frozenset({"admin"})),
     EmptyForm(
