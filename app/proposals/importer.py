@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from decimal import Decimal
 from typing import Any
@@ -48,6 +49,10 @@ BASE_COLUMNS = (
     "proposer_email",
 )
 REQUIRED = ("title", "capability", "kind", "lead")
+REFERENCE_RULE = (
+    "must start with a letter or digit and hold only letters, digits, full stops, underscores, "
+    "slashes and hyphens, at most 40 characters"
+)
 SA_COLUMNS = tuple(f"self_assessment_{n}" for n in range(1, 13))
 
 
@@ -219,6 +224,25 @@ def _err(row: int | None, column: str | None, msg: str, type_: str = "value_erro
     return {"loc": loc, "row": row, "column": column, "msg": msg, "type": type_}
 
 
+def cell_message(error: dict) -> str:
+    """A validation error on one cell in the words of the file's author: what the cell must hold
+    ("must be one of investment, efficiency or reinvestment"), never a validator's "Input should…"."""
+    kind = error.get("type", "")
+    ctx = error.get("ctx") or {}
+    if kind in ("enum", "literal_error") and ctx.get("expected"):
+        return "must be one of " + str(ctx["expected"]).replace("'", "")
+    if kind == "string_too_long" and ctx.get("max_length"):
+        return f"must be at most {ctx['max_length']} characters"
+    if kind == "string_too_short" and ctx.get("min_length"):
+        return "required" if ctx["min_length"] == 1 else f"must be at least {ctx['min_length']} characters"
+    if kind == "string_pattern_mismatch":
+        if tuple(error.get("loc") or ())[-1:] == ("reference",):
+            return REFERENCE_RULE
+        return "is not in the expected format"
+    msg = str(error.get("msg", "")).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    return re.sub(r"^(Input|String|Value|Decimal) should", "must", msg)
+
+
 def _row_error(number: int, data: ProposalCreate, error: dict) -> dict:
     """A service's field error on one row, told as the import tells it."""
     column = str(error["loc"][-1]) if error.get("loc") else None
@@ -272,11 +296,7 @@ def parse_row(cycle: Cycle, number: int, row: dict[str, str]) -> tuple[ProposalC
     except ValidationError as exc:
         for e in exc.errors():
             col = _column_of(tuple(e["loc"]), cycle, data)
-            msg = (
-                "required"
-                if col in REQUIRED and not row.get(col)
-                else str(e["msg"]).removeprefix("Value error, ")
-            )
+            msg = "required" if col in REQUIRED and not row.get(col) else cell_message(e)
             errors.append(_err(number, col, msg, e["type"]))
         return None, errors
     if parsed.status == ProposalStatus.submitted:  # the one completeness rule: a draft may leave them empty

@@ -97,6 +97,7 @@ def test_one_bad_row_changes_nothing_and_is_reported(client, factory, admin):
     assert msgs[(3, "cost_2022-23")] == "amount has more than two decimal places"
     assert msgs[(3, "reference")] == "TAKEN-1 already exists in this cycle"
     assert msgs[(4, "title")] == "required"
+    assert msgs[(4, "kind")] == "must be one of investment, efficiency or reinvestment"
     assert "nothing was changed" in r.json()["detail"]
     assert count(client, admin, cycle) == before
 
@@ -159,3 +160,21 @@ def test_only_chairs_and_admins_import(client, factory, admin):
         files={"file": ("p.csv", to_csv(GOOD), "text/csv")},
     )
     assert r.status_code == 403
+
+
+def test_cell_problems_are_told_in_the_file_authors_words(client, factory, admin):
+    """Every message names what the cell must hold; none is a validator's own text."""
+    cycle = factory.cycle(admin, financial_years=["2022-23", "2023-24"], budgets={})
+    bad = [["bad ref!", "T" * 300, "Estates", "grant", "Ms C", "", "lots", "", "", "", "", ""]]
+    r = client.post(
+        f"{API}/cycles/{cycle['id']}/proposals/import",
+        headers=admin.headers,
+        files={"file": ("proposals.csv", to_csv(bad), "text/csv")},
+    )
+    assert r.status_code == 422
+    msgs = {e["column"]: e["msg"] for e in r.json()["errors"]}
+    assert msgs["kind"] == "must be one of investment, efficiency or reinvestment"
+    assert msgs["reference"].startswith("must start with a letter or digit")
+    assert set(msgs) >= {"kind", "reference", "fte_change"}
+    for msg in msgs.values():
+        assert "should" not in msg.lower() and "Value error" not in msg, msg
