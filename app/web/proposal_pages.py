@@ -147,12 +147,19 @@ def list_page(
     rows, total = service.list_proposals(session, PageParams(limit=size, offset=(page - 1) * size), stmt)
     cycles = list(session.scalars(select(Cycle).order_by(Cycle.id.desc())))
     items = [(p, service.totals(p)) for p in rows]
+    by_id = {c.id: c for c in cycles}
+    editable = {
+        p.id
+        for p in rows
+        if p.status == ProposalStatus.draft.value and can_edit(web.user, p, by_id[p.cycle_id])
+    }
     return render(
         request,
         "proposals.html",
         web,
         title="Proposals",
         items=items,
+        editable=editable,
         total=total,
         cycles=cycles,
         cycle_id=cycle_id,
