@@ -25,6 +25,7 @@ from app.errors import Forbidden
 from app.models import Role, User
 from app.pagination import PageParams
 from app.rankings.endpoints import audit_export
+from app.types import is_single_line
 from app.web.forms import Fields, query_page
 from app.web.render import render
 from app.web.session import WebUser
@@ -79,6 +80,8 @@ def read_filter(query: Any) -> tuple[AuditFilter, dict[str, str], dict[str, str]
     ):
         if len(values[name]) > longest:
             fields.errors[name] = f"The {label} is at most {longest} characters."
+        elif not is_single_line(values[name]):
+            fields.errors[name] = f"The {label} must be one line without control characters."
     start, end = _date(fields, "from", "from"), _date(fields, "to", "to")
     if start and end and end < start:
         fields.errors["to"] = "The to date must be the same as or after the from date."
@@ -90,7 +93,7 @@ def read_filter(query: Any) -> tuple[AuditFilter, dict[str, str], dict[str, str]
             entity_id=values["entity_id"] or None,
             outcome=outcome if "outcome" not in fields.errors else None,
             since=datetime.combine(start, time(), UTC) if start else None,
-            until=datetime.combine(end + timedelta(days=1), time(), UTC) if end else None,
+            until=datetime.combine(end + timedelta(days=1), time(), UTC) if end and end < date.max else None,
         ),
         values,
         fields.errors,

@@ -149,7 +149,7 @@ def test_a_row_says_who_what_which_object_and_the_change(client, db, seeded):
     assert "route <span" in denied and 'href="/route' not in denied
 
 
-def test_a_filter_that_cannot_be_read_is_a_field_error_and_keeps_what_was_typed(client, seeded):
+def test_a_filter_that_cannot_be_read_is_a_field_error_and_keeps_what_was_typed(client, db, seeded):
     r = client.get("/audit", params={"from": "2026-13-45", "to": "yesterday", "entity_id": "x" * 65})
     assert r.status_code == 422
     assert 'id="from-error"' in r.text and 'id="to-error"' in r.text and 'id="entity_id-error"' in r.text
@@ -158,6 +158,11 @@ def test_a_filter_that_cannot_be_read_is_a_field_error_and_keeps_what_was_typed(
     assert ids_on(r.text) == []
     r = client.get("/audit", params={"from": "2026-02-03", "to": "2026-02-02"})
     assert r.status_code == 422 and "same as or after the from date" in r.text
+    r = client.get("/audit.csv", params={"entity_id": "7\x00", "action": "a\nb"})
+    assert r.status_code == 422 and 'id="entity_id-error"' in r.text and 'id="action-error"' in r.text
+    # the last day there is: everything from the first day on, not a server error
+    r = client.get("/audit", params={"from": "0001-01-01", "to": "9999-12-31"})
+    assert r.status_code == 200 and ids_on(r.text) == newest_first(all_events(db))[:50]
 
 
 def test_paging_fifty_at_a_time_with_the_filters_kept(client, db, admin, seeded):
