@@ -198,7 +198,7 @@ def live_server(tmp_path_factory):
         if server.started:
             break
         time.sleep(0.05)
-    yield {"base": f"http://127.0.0.1:{port}", **data}
+    yield {"base": f"http://127.0.0.1:{port}", "database_url": url, **data}
     server.should_exit = True
     thread.join(10)
 

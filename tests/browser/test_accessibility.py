@@ -32,6 +32,7 @@ TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 AXE_SCRIPT = Axe().axe_script  # axe-core, from the package (nothing is fetched)
 AXE_OPTIONS = {"runOnly": {"type": "tag", "values": TAGS}, "resultTypes": ["violations"]}
 MFA_EMAIL = "a11y-mfa@example.org"
+ENROL_EMAIL = "a11y-enrol@example.org"  # a proposer without a second factor: the enrolment page's user
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,35 @@ def _mfa_pending(page, live: dict) -> None:
     page.wait_for_url(f"{live['base']}/login/mfa")
 
 
+def _mfa_enrol_served(page, live: dict) -> None:
+    """/login/mfa/enrol shows only while signing in with a role that needs a second factor, and no role needs
+    one under the live server's settings: the page is rendered by the same code over the same database, in an
+    app whose settings make proposers need one, and served to the browser at its own address."""
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from tests.conftest import make_settings
+
+    app = create_app(make_settings(live["database_url"], mfa_required_roles=["proposer"]))
+    try:
+        with TestClient(app) as client:
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+            r = client.post(
+                "/login",
+                data={"email": ENROL_EMAIL, "password": PASSWORD, "csrf_token": csrf, "next": "/"},
+                follow_redirects=False,
+            )
+            assert r.headers.get("location") == "/login/mfa/enrol", (r.status_code, r.headers)
+            enrol = client.get("/login/mfa/enrol")
+            assert enrol.status_code == 200 and "Set up your second factor" in enrol.text
+    finally:
+        app.state.db.dispose()
+    page.route(
+        f"{live['base']}/login/mfa/enrol",
+        lambda route: route.fulfill(status=200, content_type="text/html; charset=utf-8", body=enrol.text),
+    )
+
+
 def own_proposal(live: dict, role: str) -> int:
     """The proposer's own draft; any other role looks at the seed's first proposal."""
     return live["own_proposal_id"] if role == "proposer" else live["proposal_ids"][0]
@@ -75,6 +105,12 @@ def own_proposal(live: dict, role: str) -> int:
 PAGES: list[Page] = [
     Page("/login", lambda live, role: "/login", frozenset({SIGNED_OUT})),
     Page("/login/mfa", lambda live, role: "/login/mfa", frozenset({SIGNED_OUT}), prepare=_mfa_pending),
+    Page(
+        "/login/mfa/enrol",
+        lambda live, role: "/login/mfa/enrol",
+        frozenset({SIGNED_OUT}),
+        prepare=_mfa_enrol_served,
+    ),
     Page("/", lambda live, role: "/", ANY),
     # My work filtered: the filter's chosen values, the "Showing n of m" line and the shorter list
     Page("/", lambda live, role: "/?status=to_do&q=B-", frozenset({"scorer"})),
@@ -189,9 +225,6 @@ PAGES: list[Page] = [
 EXEMPT = {
     # the icon: a redirect to /static/favicon.svg
     "/favicon.ico",
-    # set up a second factor at sign-in, only when the user's role needs one (SERR_MFA_REQUIRED_ROLES, none
-    # in the test settings); its form is the partial _mfa_setup.html that /account/mfa shows, checked there
-    "/login/mfa/enrol",
 }
 DOWNLOAD = re.compile(r"\.(csv|xlsx|pdf|json|\{fmt\})$")
 
@@ -234,8 +267,8 @@ def _api_token(base: str, email: str) -> str:
 @pytest.fixture(scope="module")
 def live(live_server) -> dict:
     """The seed, and what these pages need besides: a personal token of each role's (for its revoke page),
-    the proposer's own draft, a user with a second factor (for the code page at sign-in) and a deactivated
-    user (for the reactivate page)."""
+    the proposer's own draft, a user with a second factor (for the code page at sign-in), a proposer without
+    one (for the page that sets one up at sign-in) and a deactivated user (for the reactivate page)."""
     base = live_server["base"]
     headers = {r: {"Authorization": f"Bearer {_api_token(base, f'{r}@example.org')}"} for r in ROLES}
     tokens = {}
@@ -284,6 +317,12 @@ def live(live_server) -> dict:
     )
     assert r.status_code == 201, r.text
     inactive_user_id = r.json()["id"]
+    r = httpx.post(
+        f"{base}/api/v1/users",
+        headers=headers["admin"],
+        json={"email": ENROL_EMAIL, "full_name": "Enrol Now", "password": PASSWORD, "roles": ["proposer"]},
+    )
+    assert r.status_code == 201, r.text
     r = httpx.patch(
         f"{base}/api/v1/users/{inactive_user_id}", headers=headers["admin"], json={"is_active": False}
     )
