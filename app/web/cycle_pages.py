@@ -45,6 +45,7 @@ from app.models import (
 from app.money import Money
 from app.scorecards import review
 from app.web.forms import Fields, errors_from, form_int, money_text, path_id, text
+from app.web.messages import Label, message
 from app.web.render import render
 from app.web.session import WebUser, checked_form
 
@@ -317,13 +318,10 @@ def check_table(values: dict[str, Any], years_editable: bool) -> tuple[list[str]
             try:
                 budgets[year] = MONEY.validate_python(money_text(amount))  # "1 250 000" too
             except ValidationError as exc:
-                msg = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
-                where = year or "this row"
-                errors[f"budget_{i}"] = (
-                    f"The budget for {where} {msg.removeprefix('amount ')}."  # "must not be negative"
-                    if msg.startswith("amount ")
-                    else f"The budget for {where} cannot be read: {msg}."
-                )
+                # the one mapping of the web forms: "Enter a budget for 2027-28 of £0 or more"
+                field = f"budget_{year or i}"
+                labels = None if year else {field: Label("budget in this row", money=True)}
+                errors[f"budget_{i}"] = message(field, exc.errors()[0], labels)
         else:
             budgets[year] = None
     if not years and not errors:

@@ -51,7 +51,7 @@ def test_admin_creates_edits_and_opens_a_cycle(browser, live_server):
         page.get_by_role("button", name="Create cycle").click()
 
         summary = page.locator(".error-summary")
-        assert "The budget for 2031-32 cannot be read" in summary.inner_text()
+        assert "Enter the budget for 2031-32 in pounds" in summary.inner_text()
         assert page.locator("#budget_2").get_attribute("aria-invalid") == "true"
         assert page.locator("#budget_2").input_value() == "three million"  # kept as typed
         assert page.get_by_label("Leave the principle out").is_checked()
