@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
 import pyotp
@@ -56,7 +56,6 @@ class EmptyForm:
     url: Callable[[dict, str], str]
     button: str
     roles: frozenset[str]
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def _mfa_pending(page, live: dict) -> None:
