@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Annotated
 from urllib.parse import quote
 
@@ -16,7 +18,7 @@ from sqlalchemy.orm import Session
 from app.auth.security import token_digest
 from app.config import Settings
 from app.deps import SessionDep, SettingsDep
-from app.models import User, WebSession
+from app.models import Cycle, Role, User, WebSession
 
 COOKIE = "serr_session"
 # Over HTTPS (production) the cookie is ``__Host-`` prefixed: the browser keeps it only if it is Secure,
@@ -40,6 +42,13 @@ class Web:
     user: User
     csrf: str
     session_id: int
+    # Whether a cycle's rankings are open to this user now; asked only when a page needs it (the navigation
+    # of a scorer, who reads rankings only in the cycle statuses the settings name).
+    rankings_readable: Callable[[], bool] = lambda: True
+
+    @cached_property
+    def sees_rankings(self) -> bool:
+        return self.rankings_readable()
 
 
 def cookie_name(settings: Settings) -> str:
@@ -110,7 +119,16 @@ def current_web(request: Request, session: SessionDep, settings: SettingsDep) ->
         with request.app.state.db.unit_of_work() as w:
             w.execute(update(WebSession).where(WebSession.id == row.id).values(last_seen_at=now))
     request.state.user_id = user.id  # named in the audit record if the request is refused
-    return Web(user=user, csrf=row.csrf_token, session_id=row.id)
+
+    def rankings_readable() -> bool:
+        if user.has_role(Role.admin, Role.chair, Role.finance):
+            return True
+        if not user.has_role(Role.scorer):
+            return False
+        statuses = list(settings.scorers_see_rankings_from)
+        return session.scalar(select(Cycle.id).where(Cycle.status.in_(statuses)).limit(1)) is not None
+
+    return Web(user=user, csrf=row.csrf_token, session_id=row.id, rankings_readable=rankings_readable)
 
 
 WebUser = Annotated[Web, Depends(current_web)]
