@@ -365,6 +365,7 @@ def walk(browser, live: dict, role: str, width: int, check: Callable[[object, st
             page.goto(f"{base}{url}")
             page.get_by_role("button", name=form.button, exact=True).first.click()
             page.locator(".error-summary").wait_for()
+            page.wait_for_load_state("load")  # its stylesheet applied, as a person sees it, before axe looks
             found.extend(check(page, f"{role} {width}px {url} submitted empty ({form.button})"))
     finally:
         context.close()
