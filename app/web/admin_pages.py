@@ -41,4 +41,3 @@ def _page(request, web, session, errors=None, values=None, status=200, message=N
 def admin_page(request: Request, web: WebUser, session: SessionDep):
     _admin(web)
     return _page(request, web, session)
-

@@ -321,12 +321,14 @@ def test_one_money_reader_for_every_web_form_the_cycle_budget_table_too():
 
 def test_the_proposals_list_leads_a_proposer_back_to_their_draft(client, proposer, cycle, factory, admin):
     form = form_of(client, f"/proposals/new?cycle_id={cycle['id']}")
-    r = client.post("/proposals/new", data=form | {"title": "Drones", "action": "draft"}, follow_redirects=False)
+    r = client.post(
+        "/proposals/new", data=form | {"title": "Drones", "action": "draft"}, follow_redirects=False
+    )
     pid = int(r.headers["location"].split("/")[2])
     other = factory.proposal(admin, cycle)  # a submitted proposal of someone else's: to read, not to edit
     page = client.get(f"/proposals?cycle_id={cycle['id']}").text
     assert f'<a href="/proposals/{pid}/edit">Continue draft' in page
-    assert f'/proposals/{other["id"]}' not in page  # a proposer lists only their own
+    assert f"/proposals/{other['id']}" not in page  # a proposer lists only their own
     sign_in(client, admin.email)
     page = client.get(f"/proposals?cycle_id={cycle['id']}").text
     assert f'<a href="/proposals/{other["id"]}">View' in page  # submitted: read, not continued

@@ -290,4 +290,7 @@ def test_proposals_of_a_cycle_not_in_scoring_wait_after_what_can_be_scored(clien
     assert "Nothing else can be scored now: 1 of your scorecards is not submitted" in page
     home = client.get("/").text
     assert 'id="score-next"' not in home and "4 of 5 submitted" in home and 'id="all-submitted"' not in home
-    assert "Nothing can be scored now: 1 of your scorecards is not submitted, in a cycle that is not in scoring." in home
+    assert (
+        "Nothing can be scored now: 1 of your scorecards is not submitted, in a cycle that is not in scoring."
+        in home
+    )
