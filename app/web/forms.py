@@ -17,8 +17,11 @@ from typing import Any
 
 from fastapi import Depends, Request
 from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.errors import ServiceError
+from app.models import AuditEvent
 from app.web.messages import Label, message
 
 INT32_MAX = 2**31 - 1  # ids, versions and counts are INTEGER columns on PostgreSQL
@@ -222,3 +225,14 @@ def money_text(raw: str) -> str:
 def text(form: Any, name: str) -> str:
     value = form.get(name)
     return "" if value is None else str(value).strip()
+
+
+def last_event_id(session: Session, actor_id: int, *where: Any) -> int | None:
+    """The newest audit record ``actor_id`` wrote that matches ``where``: after a form is sent, the
+    post/redirect/get address names it, so the next page tells what was done and a reload does nothing."""
+    return session.scalar(
+        select(AuditEvent.id)
+        .where(AuditEvent.actor_id == actor_id, *where)
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )

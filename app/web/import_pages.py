@@ -25,7 +25,7 @@ from app.errors import Forbidden, ServiceError, ValidationFailed
 from app.models import AuditEvent, Cycle, Proposal, Role
 from app.proposals import importer
 from app.rankings.endpoints import CSV, XLSX
-from app.web.forms import FormError, form_int, query_int
+from app.web.forms import FormError, form_int, last_event_id, query_int
 from app.web.render import render
 from app.web.session import Web, WebUser, checked_form
 
@@ -223,15 +223,11 @@ def upload(
         return _page(request, web, session, settings, cycle, status=exc.status, errors=errors)
     # Post/redirect/get: the page after the upload is an address of its own, so that reloading it shows
     # the result again instead of sending the file a second time. The import's audit record names it.
-    event_id = session.scalar(
-        select(AuditEvent.id)
-        .where(
-            AuditEvent.action == "proposals.imported",
-            AuditEvent.entity_id == str(cycle.id),
-            AuditEvent.actor_id == web.user.id,
-        )
-        .order_by(AuditEvent.id.desc())
-        .limit(1)
+    event_id = last_event_id(
+        session,
+        web.user.id,
+        AuditEvent.action == "proposals.imported",
+        AuditEvent.entity_id == str(cycle.id),
     )
     query = {"cycle_id": cycle.id} | ({"imported": event_id} if event_id is not None else {})
     return RedirectResponse(f"/admin/import?{urlencode(query)}", status_code=303)

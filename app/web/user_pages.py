@@ -29,7 +29,16 @@ from app.pagination import PageParams
 from app.types import is_single_line
 from app.users import service as users
 from app.users.schemas import UserCreate, UserUpdate
-from app.web.forms import FormError, errors_from, form_int, path_id, query_int, query_page, text
+from app.web.forms import (
+    FormError,
+    errors_from,
+    form_int,
+    last_event_id,
+    path_id,
+    query_int,
+    query_page,
+    text,
+)
 from app.web.render import render
 from app.web.session import Web, WebUser, checked_form
 
@@ -256,16 +265,12 @@ DONE_ACTIONS = ("user.created", "user.updated", "user.signed_out")
 def _done(session: Session, web: Web, user: User) -> RedirectResponse:
     """Post/redirect/get to the user's page, naming the audit record of what was just done: the banner
     there is told from that record, so it says what happened, and a reload does nothing again."""
-    event_id = session.scalar(
-        select(AuditEvent.id)
-        .where(
-            AuditEvent.entity_type == "user",
-            AuditEvent.entity_id == str(user.id),
-            AuditEvent.actor_id == web.user.id,
-            AuditEvent.action.in_(DONE_ACTIONS),
-        )
-        .order_by(AuditEvent.id.desc())
-        .limit(1)
+    event_id = last_event_id(
+        session,
+        web.user.id,
+        AuditEvent.entity_type == "user",
+        AuditEvent.entity_id == str(user.id),
+        AuditEvent.action.in_(DONE_ACTIONS),
     )
     query = f"?done={event_id}" if event_id is not None else ""
     return RedirectResponse(f"/admin/users/{user.id}{query}", status_code=303)
@@ -405,52 +410,34 @@ def _status_change(request, web, session, settings, user_id: int, action: str, f
     return _done(session, web, user)
 
 
-@router.get("/admin/users/{user_id}/deactivate", response_class=HTMLResponse)
-def deactivate_page(
-    request: Request,
-    user_id: Annotated[int, path_id("user_id")],
-    web: WebUser,
-    session: SessionDep,
-    settings: SettingsDep,
-):
-    _admin(web)
-    return _confirm_page(request, web, session, settings, users.get_user(session, user_id), "deactivate")
+def _status_routes(action: str) -> None:
+    """The confirmation page and its form for ``deactivate`` or ``reactivate``, one verb apart."""
+
+    @router.get(f"/admin/users/{{user_id}}/{action}", response_class=HTMLResponse, name=f"{action}_page")
+    def confirm_page(
+        request: Request,
+        user_id: Annotated[int, path_id("user_id")],
+        web: WebUser,
+        session: SessionDep,
+        settings: SettingsDep,
+    ):
+        _admin(web)
+        return _confirm_page(request, web, session, settings, users.get_user(session, user_id), action)
+
+    @router.post(f"/admin/users/{{user_id}}/{action}", response_class=HTMLResponse, name=action)
+    def change(
+        request: Request,
+        user_id: Annotated[int, path_id("user_id")],
+        web: WebUser,
+        session: SessionDep,
+        settings: SettingsDep,
+        form=Depends(checked_form),
+    ):
+        return _status_change(request, web, session, settings, user_id, action, form)
 
 
-@router.post("/admin/users/{user_id}/deactivate", response_class=HTMLResponse)
-def deactivate(
-    request: Request,
-    user_id: Annotated[int, path_id("user_id")],
-    web: WebUser,
-    session: SessionDep,
-    settings: SettingsDep,
-    form=Depends(checked_form),
-):
-    return _status_change(request, web, session, settings, user_id, "deactivate", form)
-
-
-@router.get("/admin/users/{user_id}/reactivate", response_class=HTMLResponse)
-def reactivate_page(
-    request: Request,
-    user_id: Annotated[int, path_id("user_id")],
-    web: WebUser,
-    session: SessionDep,
-    settings: SettingsDep,
-):
-    _admin(web)
-    return _confirm_page(request, web, session, settings, users.get_user(session, user_id), "reactivate")
-
-
-@router.post("/admin/users/{user_id}/reactivate", response_class=HTMLResponse)
-def reactivate(
-    request: Request,
-    user_id: Annotated[int, path_id("user_id")],
-    web: WebUser,
-    session: SessionDep,
-    settings: SettingsDep,
-    form=Depends(checked_form),
-):
-    return _status_change(request, web, session, settings, user_id, "reactivate", form)
+_status_routes("deactivate")
+_status_routes("reactivate")
 
 
 @router.post("/admin/users/{user_id}/password", response_class=HTMLResponse)
