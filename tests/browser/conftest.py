@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from axe_playwright_python.sync_playwright import Axe
 
 from app.main import create_app
 from app.migrate import upgrade
@@ -19,6 +20,12 @@ from tests.conftest import make_settings
 CHROMIUM = os.environ.get("SERR_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 PASSWORD = "browser-password"
+AXE_SCRIPT = Axe().axe_script  # axe-core, from the package (nothing is fetched)
+# WCAG 2.0, 2.1 and 2.2 at levels A and AA
+AXE_OPTIONS = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]},
+    "resultTypes": ["violations"],
+}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -264,3 +271,30 @@ def own_user_signed_in(page, base: str, email: str, full_name: str, roles: list[
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{base}/")
+
+
+def viewport_shot(page, folder: Path, name: str) -> None:
+    """The viewport only (small files), at the page's current width, as ``folder/name.png``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"))
+
+
+def axe_violations(page, where: str) -> list[str]:
+    """axe-core's violations on the page as it is now (``AXE_SCRIPT`` loads with each page), one line each."""
+    out = []
+    for v in page.evaluate("options => axe.run(document, options)", AXE_OPTIONS)["violations"]:
+        targets = "; ".join(" ".join(node["target"]) for node in v["nodes"])
+        out.append(f"{where}: {v['id']} ({v['impact']}): {v['help']} at {targets}")
+    return out
+
+
+def api_token(api, base: str, email: str) -> dict:
+    """Bearer headers for a seeded user, through the API's own sign-in."""
+    r = api.post(f"{base}/api/v1/auth/token", form={"username": email, "password": PASSWORD})
+    assert r.status == 200, r.text()
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def api_ok(r, status=(200, 201)):
+    assert r.status in status, r.text()
+    return r.json()

@@ -20,17 +20,13 @@ from dataclasses import dataclass
 import httpx
 import pyotp
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 
-from tests.browser.conftest import PASSWORD, sign_in
+from tests.browser.conftest import AXE_SCRIPT, PASSWORD, axe_violations, sign_in
 
 ROLES = ("admin", "chair", "scorer", "finance", "proposer")
 SIGNED_OUT = "signed-out"
 ANY = frozenset(ROLES)
 STAFF = frozenset({"admin", "chair", "finance"})  # the finance pages: weightings, submissions, analysis
-TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
-AXE_SCRIPT = Axe().axe_script  # axe-core, from the package (nothing is fetched)
-AXE_OPTIONS = {"runOnly": {"type": "tag", "values": TAGS}, "resultTypes": ["violations"]}
 MFA_EMAIL = "a11y-mfa@example.org"
 ENROL_EMAIL = "a11y-enrol@example.org"  # a proposer without a second factor: the enrolment page's user
 
@@ -370,14 +366,6 @@ def walk(browser, live: dict, role: str, width: int, check: Callable[[object, st
     finally:
         context.close()
     return found
-
-
-def axe_violations(page, where: str) -> list[str]:
-    out = []
-    for v in page.evaluate("options => axe.run(document, options)", AXE_OPTIONS)["violations"]:
-        targets = "; ".join(" ".join(node["target"]) for node in v["nodes"])
-        out.append(f"{where}: {v['id']} ({v['impact']}): {v['help']} at {targets}")
-    return out
 
 
 def wider_than_viewport(page, where: str) -> list[str]:

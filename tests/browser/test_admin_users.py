@@ -6,15 +6,9 @@ from __future__ import annotations
 
 import re
 
-from axe_playwright_python.sync_playwright import Axe
-
-from tests.browser.conftest import SCREENSHOTS, own_user_signed_in, sign_in
+from tests.browser.conftest import AXE_SCRIPT, SCREENSHOTS, axe_violations, own_user_signed_in, sign_in
 
 WIDTHS = (1280, 375)
-AXE_OPTIONS = {
-    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]},
-    "resultTypes": ["violations"],
-}
 
 
 def snap(page, name: str, found: list[str]) -> None:
@@ -25,9 +19,7 @@ def snap(page, name: str, found: list[str]) -> None:
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
         page.screenshot(path=str(folder / f"{name}-{width}.png"))
-        for v in page.evaluate("options => axe.run(document, options)", AXE_OPTIONS)["violations"]:
-            targets = "; ".join(" ".join(n["target"]) for n in v["nodes"])
-            found.append(f"{name}-{width}: {v['id']}: {v['help']} at {targets}")
+        found.extend(axe_violations(page, f"{name}-{width}"))
         wide = page.evaluate("document.documentElement.scrollWidth")
         if wide > width:
             found.append(f"{name}-{width}: the page is {wide} px wide")
@@ -36,7 +28,7 @@ def snap(page, name: str, found: list[str]) -> None:
 
 def test_admin_deactivates_a_user_through_the_confirmation_page(browser, page, live_server):
     base = live_server["base"]
-    page.context.add_init_script(Axe().axe_script)  # into each page as it loads, outside the page's CSP
+    page.context.add_init_script(AXE_SCRIPT)  # into each page as it loads, outside the page's CSP
     found: list[str] = []
     theirs = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     own_user_signed_in(theirs, base, "leaving.scorer@example.org", "Leaving Scorer", ["scorer"])
@@ -87,7 +79,7 @@ BAD_FILE = (
 
 def test_admin_uploads_a_bad_file_and_sees_every_bad_cell(page, live_server):
     base = live_server["base"]
-    page.context.add_init_script(Axe().axe_script)
+    page.context.add_init_script(AXE_SCRIPT)
     found: list[str] = []
     sign_in(page, base, "admin")
     page.goto(f"{base}/admin")

@@ -10,8 +10,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import PASSWORD, SCREENSHOTS, own_user_signed_in
-from tests.browser.test_accessibility import AXE_OPTIONS, AXE_SCRIPT
+from tests.browser.conftest import (
+    AXE_SCRIPT,
+    PASSWORD,
+    SCREENSHOTS,
+    api_ok,
+    api_token,
+    axe_violations,
+    own_user_signed_in,
+    viewport_shot,
+)
 
 API = "/api/v1"
 SHOTS = SCREENSHOTS / "chair"
@@ -43,23 +51,6 @@ CONTRAST_JS = """([a, b]) => {
 }"""
 
 
-def shot(page, name: str) -> None:
-    """The viewport only (small files), at the page's current width."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"))
-
-
-def token(api, base: str, email: str) -> dict:
-    r = api.post(f"{base}{API}/auth/token", form={"username": email, "password": PASSWORD})
-    assert r.status == 200, r.text()
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-
-def ok(r, status=(200, 201)):
-    assert r.status in status, r.text()
-    return r.json()
-
-
 @pytest.fixture(scope="module")
 def chair_world(browser, live_server):
     """A cycle of its own in scoring: five proposals on a panel of three scorers, chaired by this test's
@@ -67,15 +58,15 @@ def chair_world(browser, live_server):
     base = live_server["base"]
     context = browser.new_context()
     api = context.request
-    admin = token(api, base, "admin@example.org")
+    admin = api_token(api, base, "admin@example.org")
 
     def user(email: str, name: str, roles: list[str]) -> dict:
         body = {"email": email, "full_name": name, "password": PASSWORD, "roles": roles}
-        return ok(api.post(f"{base}{API}/users", headers=admin, data=body))
+        return api_ok(api.post(f"{base}{API}/users", headers=admin, data=body))
 
     chair = user("chair-e2e@example.org", "Chris Chair", ["chair"])
     scorers = [user(f"chair-e2e-s{i}@example.org", f"Scorer {n}", ["scorer"]) for i, n in enumerate("ABC")]
-    cycle = ok(
+    cycle = api_ok(
         api.post(
             f"{base}{API}/cycles",
             headers=admin,
@@ -87,10 +78,10 @@ def chair_world(browser, live_server):
             },
         )
     )
-    ok(api.post(f"{base}{API}/cycles/{cycle['id']}/transition", headers=admin, data={"to": "open"}))
+    api_ok(api.post(f"{base}{API}/cycles/{cycle['id']}/transition", headers=admin, data={"to": "open"}))
     ids = {}
     for ref, title in TITLES.items():
-        ids[ref] = ok(
+        ids[ref] = api_ok(
             api.post(
                 f"{base}{API}/proposals",
                 headers=admin,
@@ -106,7 +97,7 @@ def chair_world(browser, live_server):
                 },
             )
         )["id"]
-    panel = ok(
+    panel = api_ok(
         api.post(
             f"{base}{API}/cycles/{cycle['id']}/panels",
             headers=admin,
@@ -118,16 +109,16 @@ def chair_world(browser, live_server):
             },
         )
     )
-    ok(api.post(f"{base}{API}/cycles/{cycle['id']}/transition", headers=admin, data={"to": "scoring"}))
+    api_ok(api.post(f"{base}{API}/cycles/{cycle['id']}/transition", headers=admin, data={"to": "scoring"}))
     for ref, cards in PLANS.items():
         for scorer, scores in zip(scorers, cards, strict=False):
             answers = [
                 {"principle": k, "score": scores.get(k, 3), "rationale": "Seeded."} for k in range(1, 13)
             ]
-            ok(
+            api_ok(
                 api.put(
                     f"{base}{API}/proposals/{ids[ref]}/scorecard",
-                    headers=token(api, base, scorer["email"]),
+                    headers=api_token(api, base, scorer["email"]),
                     data={"scores": answers, "submit": True},
                 )
             )
@@ -147,12 +138,6 @@ def triage_refs(page) -> list[str]:
     return page.locator("table.triage tbody th[scope=row]").all_inner_texts()
 
 
-def axe(page) -> list[str]:
-    """axe-core's WCAG 2.x A and AA violations on the page as it is now (its script loads with each page)."""
-    found = page.evaluate("options => axe.run(document, options)", AXE_OPTIONS)["violations"]
-    return [f"{v['id']}: {v['help']} at {[n['target'] for n in v['nodes']]}" for v in found]
-
-
 def overflow(page) -> float:
     return page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
 
@@ -168,7 +153,7 @@ def test_chair_triages_and_moderates_a_flagged_proposal(page, chair_world):
     row = page.locator("table.triage tbody tr").first.locator("td").all_inner_texts()
     assert row == [TITLES["C-2"], "3 of 3", "2", "3", "No"]
     page.set_viewport_size({"width": 1280, "height": 900})
-    shot(page, "triage-1280")
+    viewport_shot(page, SHOTS, "triage-1280")
 
     # sort by clicking a header: largest spread first, then the other way round
     spread = page.locator("table.triage thead th").nth(4)
@@ -184,8 +169,8 @@ def test_chair_triages_and_moderates_a_flagged_proposal(page, chair_world):
     page.get_by_role("button", name="Apply filter").click()
     assert sorted(triage_refs(page)) == ["C-2", "C-3"]
     page.set_viewport_size({"width": 375, "height": 800})
-    assert overflow(page) <= 1 and axe(page) == []
-    shot(page, "triage-flagged-375")
+    assert overflow(page) <= 1 and axe_violations(page, page.url) == []
+    viewport_shot(page, SHOTS, "triage-flagged-375")
     page.set_viewport_size({"width": 1280, "height": 900})
 
     # the flagged proposal's page: the heat map and its key
@@ -211,7 +196,7 @@ def test_chair_triages_and_moderates_a_flagged_proposal(page, chair_world):
           return contrast([s.color, bg]); }}); }}"""
     )
     assert len(ratios) > 36 and min(ratios) >= 4.5, min(ratios)
-    shot(page, "moderation-1280")
+    viewport_shot(page, SHOTS, "moderation-1280")
 
     # next and previous through the flagged proposals
     page.get_by_role("link", name="Next flagged: C-3").click()
@@ -237,9 +222,9 @@ def test_chair_triages_and_moderates_a_flagged_proposal(page, chair_world):
     assert page.locator("#note_2").input_value() == "Agreed 4: the second scorer's evidence"
     assert page.locator("#note_3").input_value() == "Not relevant to a rota"
     assert summary.get_by_role("link").first.get_attribute("href") == "#note_1"  # to the field itself
-    assert axe(page) == []  # the error state too
+    assert axe_violations(page, page.url) == []  # the error state too
     page.locator(".error-summary").scroll_into_view_if_needed()
-    shot(page, "moderation-error-1280")
+    viewport_shot(page, SHOTS, "moderation-error-1280")
 
     # corrected: the heat map shows the agreed values and the flags are cleared
     page.locator("#note_1").fill("Agreed 3 at the panel meeting")
@@ -250,10 +235,10 @@ def test_chair_triages_and_moderates_a_flagged_proposal(page, chair_world):
     agreed = page.locator("table.heat tfoot td.agreed").all_inner_texts()
     assert agreed[:3] == ["3", "4", "NA"] and all(a == "" for a in agreed[3:])
     assert page.locator("#mod_1").input_value() == "3"
-    shot(page, "moderation-saved-1280")
+    viewport_shot(page, SHOTS, "moderation-saved-1280")
     page.set_viewport_size({"width": 375, "height": 800})
     assert overflow(page) <= 1
-    shot(page, "moderation-375")
+    viewport_shot(page, SHOTS, "moderation-375")
     page.set_viewport_size({"width": 1280, "height": 900})
 
     # the triage view: C-2 settled, C-3 the only flagged proposal left
@@ -280,7 +265,7 @@ def test_ranking_chart_has_a_key_and_contrasting_bars(page, live_server):
     on_page = [page.evaluate(CONTRAST_JS, [f, "rgb(255, 255, 255)"]) for f in fills]
     assert contrast >= 3 and min(on_page) >= 3, (fills, contrast, on_page)
     page.locator("svg.chart").scroll_into_view_if_needed()
-    shot(page, "ranking-chart-1280")
+    viewport_shot(page, SHOTS, "ranking-chart-1280")
 
 
 @pytest.mark.parametrize("where", ["ranking", "proposal", "moderation"])
@@ -317,4 +302,4 @@ def test_printing_leaves_out_navigation_forms_and_buttons(page, live_server, cha
             .filter(e => ['sticky', 'fixed'].includes(getComputedStyle(e).position)).length"""
     )
     assert sticky == 0
-    shot(page, f"print-{where}")
+    viewport_shot(page, SHOTS, f"print-{where}")

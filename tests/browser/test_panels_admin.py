@@ -7,27 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import PASSWORD, SCREENSHOTS, own_user_signed_in
+from tests.browser.conftest import PASSWORD, SCREENSHOTS, api_ok, api_token, own_user_signed_in, viewport_shot
 
 API = "/api/v1"
 SHOTS = SCREENSHOTS / "chair"
-
-
-def shot(page, name: str) -> None:
-    """The viewport only (small files), at the page's current width."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"))
-
-
-def token(api, base: str, email: str) -> dict:
-    r = api.post(f"{base}{API}/auth/token", form={"username": email, "password": PASSWORD})
-    assert r.status == 200, r.text()
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-
-def ok(r, status=(200, 201)):
-    assert r.status in status, r.text()
-    return r.json()
 
 
 def sideways(page) -> int:
@@ -39,31 +22,31 @@ def chair_world(page, live_server):
     """A cycle of its own, open, with three proposals and three scorers of its own (one a proposer's
     line manager on P-1, declared); this test's chair signed in."""
     base, api = live_server["base"], page.request
-    admin = token(api, base, "admin@example.org")
+    admin = api_token(api, base, "admin@example.org")
     scorers = {}
     for email, name in [
         ("panel-ada@example.org", "Ada Achebe"),
         ("panel-ben@example.org", "Ben Brook"),
         ("panel-cat@example.org", "Cat Cole"),
     ]:
-        scorers[name] = ok(
+        scorers[name] = api_ok(
             api.post(
                 f"{base}{API}/users",
                 headers=admin,
                 data={"email": email, "full_name": name, "password": PASSWORD, "roles": ["scorer"]},
             )
         )
-    cycle = ok(
+    cycle = api_ok(
         api.post(
             f"{base}{API}/cycles",
             headers=admin,
             data={"name": "Panels end to end", "financial_years": ["2025-26"], "reference_prefix": "P"},
         )
     )
-    ok(api.post(f"{base}{API}/cycles/{cycle['id']}/transition", headers=admin, data={"to": "open"}))
+    api_ok(api.post(f"{base}{API}/cycles/{cycle['id']}/transition", headers=admin, data={"to": "open"}))
     ids = {}
     for ref, title in [("P-1", "Custody suite merger"), ("P-2", "Shared fleet"), ("P-3", "Body-worn video")]:
-        ids[ref] = ok(
+        ids[ref] = api_ok(
             api.post(
                 f"{base}{API}/proposals",
                 headers=admin,
@@ -78,10 +61,10 @@ def chair_world(page, live_server):
                 },
             )
         )["id"]
-    ok(
+    api_ok(
         api.post(
             f"{base}{API}/proposals/{ids['P-1']}/conflicts",
-            headers=token(api, base, "panel-cat@example.org"),
+            headers=api_token(api, base, "panel-cat@example.org"),
             data={"type": "line_management", "reason": "Manages the proposal's lead"},
         )
     )
@@ -109,7 +92,7 @@ def test_chair_sets_up_a_panel_end_to_end(page, chair_world):
     assert page.evaluate("() => document.activeElement.id") == "name"
     assert page.get_by_label("Ada Achebe").is_checked()
     assert "Conflicts known: P-1" in page.inner_text("main")  # Cat Cole's declared conflict
-    shot(page, "panel-new-error-1280")
+    viewport_shot(page, SHOTS, "panel-new-error-1280")
 
     page.get_by_label("Panel name").fill("Estates review")
     page.get_by_label("Ben Brook").check()
@@ -121,7 +104,7 @@ def test_chair_sets_up_a_panel_end_to_end(page, chair_world):
     assert banner.inner_text().endswith("Panel ‘Estates review’ created with 3 members and 1 proposal.")
     conflicts = page.locator("#conflicts + p + div table")
     assert "Cat Cole" in conflicts.inner_text() and "Manages the proposal's lead" in conflicts.inner_text()
-    shot(page, "panel-manage-1280")
+    viewport_shot(page, SHOTS, "panel-manage-1280")
 
     # Add a proposal (the section opens on a click; it is a plain form without script).
     page.get_by_text("Add proposals").click()
@@ -147,13 +130,13 @@ def test_chair_sets_up_a_panel_end_to_end(page, chair_world):
     assert "Her brother leads the fleet team" in page.inner_text("main")
     assert sideways(page) <= 0
     page.locator("#conflicts").scroll_into_view_if_needed()
-    shot(page, "panel-conflicts-1280")
+    viewport_shot(page, SHOTS, "panel-conflicts-1280")
 
     # The list names the panel with its chair, counts and a link to manage it.
     page.goto(f"{base}/panels?cycle_id={cycle_id}")
     row = page.get_by_role("row", name="Estates review")
     assert "Pat Chair" in row.inner_text() and "0 of 2 scorecards submitted" in row.inner_text()
-    shot(page, "panels-1280")
+    viewport_shot(page, SHOTS, "panels-1280")
 
     page.set_viewport_size({"width": 375, "height": 800})
     for path, name in (
@@ -162,8 +145,8 @@ def test_chair_sets_up_a_panel_end_to_end(page, chair_world):
     ):
         page.goto(f"{base}{path}")
         assert sideways(page) <= 0, path
-        shot(page, name)
+        viewport_shot(page, SHOTS, name)
     page.goto(f"{base}/panels?cycle_id={cycle_id}")
     page.get_by_role("link", name="Manage Estates review").click()
     assert sideways(page) <= 0
-    shot(page, "panel-manage-375")
+    viewport_shot(page, SHOTS, "panel-manage-375")

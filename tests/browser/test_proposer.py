@@ -7,15 +7,9 @@ from __future__ import annotations
 
 import re
 
-from axe_playwright_python.sync_playwright import Axe
-
-from tests.browser.conftest import SCREENSHOTS, own_user_signed_in
+from tests.browser.conftest import AXE_SCRIPT, SCREENSHOTS, axe_violations, own_user_signed_in
 
 SHOTS = SCREENSHOTS / "proposer"
-AXE_OPTIONS = {
-    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]},
-    "resultTypes": ["violations"],
-}
 Y1, Y2 = "2025-26", "2026-27"  # the seed's open cycle
 
 
@@ -30,15 +24,12 @@ def shot(page, name: str, found: list[str], *, narrow: bool = False) -> None:
             wide = page.evaluate("document.documentElement.scrollWidth")
             assert wide <= 375, f"{name} scrolls sideways at 375 px ({wide} px)"
     page.set_viewport_size({"width": 1280, "height": 900})
-    for v in page.evaluate("options => axe.run(document, options)", AXE_OPTIONS)["violations"]:
-        found.append(
-            f"{name}: {v['id']}: {v['help']} at " + "; ".join(" ".join(n["target"]) for n in v["nodes"])
-        )
+    found.extend(axe_violations(page, name))
 
 
 def test_proposer_drafts_with_enter_sees_live_totals_checks_answers_and_submits(page, live_server):
     base = live_server["base"]
-    page.context.add_init_script(Axe().axe_script)  # into each page as it loads, outside the page's CSP
+    page.context.add_init_script(AXE_SCRIPT)  # into each page as it loads, outside the page's CSP
     own_user_signed_in(page, base, "proposer-browser@example.org", "Pat Proposer", ["proposer"])
     found: list[str] = []
 

@@ -6,9 +6,16 @@ declared; every page at 320 and 375 px without sideways scrolling. Screenshots i
 from __future__ import annotations
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 
-from tests.browser.conftest import PASSWORD, SCREENSHOTS, own_user_signed_in
+from tests.browser.conftest import (
+    AXE_SCRIPT,
+    PASSWORD,
+    SCREENSHOTS,
+    api_ok,
+    api_token,
+    axe_violations,
+    own_user_signed_in,
+)
 
 API = "/api/v1"
 SHOTS = SCREENSHOTS / "scorer"
@@ -20,32 +27,12 @@ TITLES = {
 }
 
 
-AXE_OPTIONS = {
-    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]},
-    "resultTypes": ["violations"],
-}
-
-
 def shot(page, name: str, found: list[str]) -> None:
     """The viewport only (small files), at the page's current width; and axe-core's WCAG A and AA rules
     on the page in that state (the banners, the error state and the others' scores included)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
-    for v in page.evaluate("options => axe.run(document, options)", AXE_OPTIONS)["violations"]:
-        found.append(
-            f"{name}: {v['id']}: {v['help']} at " + "; ".join(" ".join(n["target"]) for n in v["nodes"])
-        )
-
-
-def token(api, base: str, email: str) -> dict:
-    r = api.post(f"{base}{API}/auth/token", form={"username": email, "password": PASSWORD})
-    assert r.status == 200, r.text()
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-
-def ok(r, status=(200, 201)):
-    assert r.status in status, r.text()
-    return r.json()
+    found.extend(axe_violations(page, name))
 
 
 @pytest.fixture
@@ -54,8 +41,8 @@ def scorer_world(page, live_server):
     other member submitted S-1 (2 on every principle, 5 on principle 3) and S-2."""
     base, api = live_server["base"], page.request
     own_user_signed_in(page, base, "scorer-e2e@example.org", "Sam Scorer", ["scorer"])
-    admin = token(api, base, "admin@example.org")
-    other = ok(
+    admin = api_token(api, base, "admin@example.org")
+    other = api_ok(
         api.post(
             f"{base}{API}/users",
             headers=admin,
@@ -67,19 +54,19 @@ def scorer_world(page, live_server):
             },
         )
     )
-    me = ok(api.get(f"{base}{API}/users/me", headers=token(api, base, "scorer-e2e@example.org")))
+    me = api_ok(api.get(f"{base}{API}/users/me", headers=api_token(api, base, "scorer-e2e@example.org")))
     years = ["2025-26", "2026-27"]
-    cycle = ok(
+    cycle = api_ok(
         api.post(
             f"{base}{API}/cycles",
             headers=admin,
             data={"name": "Scorer end to end", "financial_years": years, "reference_prefix": "S"},
         )
     )
-    ok(api.post(f"{base}{API}/cycles/{cycle['id']}/transition", headers=admin, data={"to": "open"}))
+    api_ok(api.post(f"{base}{API}/cycles/{cycle['id']}/transition", headers=admin, data={"to": "open"}))
     ids = {}
     for i, (ref, title) in enumerate(TITLES.items()):
-        p = ok(
+        p = api_ok(
             api.post(
                 f"{base}{API}/proposals",
                 headers=admin,
@@ -99,7 +86,7 @@ def scorer_world(page, live_server):
             )
         )
         ids[ref] = p["id"]
-    ok(
+    api_ok(
         api.post(
             f"{base}{API}/cycles/{cycle['id']}/panels",
             headers=admin,
@@ -110,13 +97,13 @@ def scorer_world(page, live_server):
             },
         )
     )
-    ok(api.post(f"{base}{API}/cycles/{cycle['id']}/transition", headers=admin, data={"to": "scoring"}))
-    theirs = token(api, base, "scorer-e2e-other@example.org")
+    api_ok(api.post(f"{base}{API}/cycles/{cycle['id']}/transition", headers=admin, data={"to": "scoring"}))
+    theirs = api_token(api, base, "scorer-e2e-other@example.org")
     for ref in ("S-1", "S-2"):
         scores = [
             {"principle": k, "score": 5 if k == 3 else 2, "rationale": "Other's view"} for k in range(1, 13)
         ]
-        ok(
+        api_ok(
             api.put(
                 f"{base}{API}/proposals/{ids[ref]}/scorecard",
                 headers=theirs,
@@ -140,7 +127,7 @@ def columns_in_view(page) -> bool:
 
 def test_scorer_end_to_end(page, scorer_world):
     base, ids = scorer_world["base"], scorer_world["ids"]
-    page.context.add_init_script(Axe().axe_script)  # into each page as it loads, outside the page's CSP
+    page.context.add_init_script(AXE_SCRIPT)  # into each page as it loads, outside the page's CSP
     found: list[str] = []
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{base}/")
