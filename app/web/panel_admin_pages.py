@@ -557,6 +557,69 @@ def change_chair(
     )
 
 
+# What the member and proposal forms change: the panel's list, the form's field of ticked boxes, the
+# label of a bad id, the refusals, the banner's words and the page's section to return to.
+_LISTS = {
+    "members": {
+        "attr": "member_ids",
+        "label": "member",
+        "none": "Select at least one scorer to add.",
+        "gone": "That person is not a member of this panel (someone may have removed them already).",
+        "added": "members-added",
+        "removed": "member-removed",
+    },
+    "proposals": {
+        "attr": "proposal_ids",
+        "label": "proposal",
+        "none": "Select at least one proposal to add.",
+        "gone": "That proposal is not on this panel (someone may have removed it already).",
+        "added": "proposals-added",
+        "removed": "proposal-removed",
+    },
+}
+
+
+def _add(request, web, session, panel: Panel, form, what: str):
+    """Add the ticked members or proposals that are not on the panel yet."""
+    spec = _LISTS[what]
+    attr, field = spec["attr"], "add_" + spec["attr"]
+    current = getattr(panel, attr)
+    chosen = [i for i in _checked_ids(form, field, spec["label"]) if i not in current]
+    if not chosen:
+        return _refuse(request, web, session, panel, field, spec["none"])
+    return _update(
+        request,
+        web,
+        session,
+        panel,
+        form,
+        {attr: current + chosen},
+        keys={attr: field},
+        values={field: chosen},
+        done=f"done={spec['added']}&ids=" + ",".join(map(str, chosen)) + f"#{what}",
+    )
+
+
+def _remove(request, web, session, panel: Panel, form, what: str, field: str, label: str):
+    """Take one member or proposal (the form's ``field``) off the panel."""
+    spec = _LISTS[what]
+    current = getattr(panel, spec["attr"])
+    gone = form_int(form, field, label=label)
+    if gone not in current:
+        return _refuse(request, web, session, panel, "_form", spec["gone"], status=409)
+    return _update(
+        request,
+        web,
+        session,
+        panel,
+        form,
+        {spec["attr"]: [i for i in current if i != gone]},
+        keys={},
+        values={},
+        done=f"done={spec['removed']}&ids={gone}#{what}",
+    )
+
+
 @router.post("/panels/{panel_id}/members", response_class=HTMLResponse)
 def add_members(
     request: Request,
@@ -565,22 +628,7 @@ def add_members(
     session: SessionDep,
     form=Depends(checked_form),
 ):
-    panel = _panel(session, web, panel_id)
-    chosen = [u for u in _checked_ids(form, "add_member_ids", "member") if u not in panel.member_ids]
-    if not chosen:
-        return _refuse(request, web, session, panel, "add_member_ids", "Select at least one scorer to add.")
-    new = panel.member_ids + chosen
-    return _update(
-        request,
-        web,
-        session,
-        panel,
-        form,
-        {"member_ids": new},
-        keys={"member_ids": "add_member_ids"},
-        values={"add_member_ids": chosen},
-        done="done=members-added&ids=" + ",".join(map(str, chosen)) + "#members",
-    )
+    return _add(request, web, session, _panel(session, web, panel_id), form, "members")
 
 
 @router.post("/panels/{panel_id}/members/remove", response_class=HTMLResponse)
@@ -592,28 +640,7 @@ def remove_member(
     form=Depends(checked_form),
 ):
     panel = _panel(session, web, panel_id)
-    user_id = form_int(form, "user_id", label="member id")
-    if user_id not in panel.member_ids:
-        return _refuse(
-            request,
-            web,
-            session,
-            panel,
-            "_form",
-            "That person is not a member of this panel (someone may have removed them already).",
-            status=409,
-        )
-    return _update(
-        request,
-        web,
-        session,
-        panel,
-        form,
-        {"member_ids": [u for u in panel.member_ids if u != user_id]},
-        keys={},
-        values={},
-        done=f"done=member-removed&ids={user_id}#members",
-    )
+    return _remove(request, web, session, panel, form, "members", "user_id", "member id")
 
 
 @router.post("/panels/{panel_id}/proposals", response_class=HTMLResponse)
@@ -624,24 +651,7 @@ def add_proposals(
     session: SessionDep,
     form=Depends(checked_form),
 ):
-    panel = _panel(session, web, panel_id)
-    chosen = [p for p in _checked_ids(form, "add_proposal_ids", "proposal") if p not in panel.proposal_ids]
-    if not chosen:
-        return _refuse(
-            request, web, session, panel, "add_proposal_ids", "Select at least one proposal to add."
-        )
-    new = panel.proposal_ids + chosen
-    return _update(
-        request,
-        web,
-        session,
-        panel,
-        form,
-        {"proposal_ids": new},
-        keys={"proposal_ids": "add_proposal_ids"},
-        values={"add_proposal_ids": chosen},
-        done="done=proposals-added&ids=" + ",".join(map(str, chosen)) + "#proposals",
-    )
+    return _add(request, web, session, _panel(session, web, panel_id), form, "proposals")
 
 
 @router.post("/panels/{panel_id}/proposals/remove", response_class=HTMLResponse)
@@ -653,28 +663,7 @@ def remove_proposal(
     form=Depends(checked_form),
 ):
     panel = _panel(session, web, panel_id)
-    proposal_id = form_int(form, "proposal_id", label="proposal id")
-    if proposal_id not in panel.proposal_ids:
-        return _refuse(
-            request,
-            web,
-            session,
-            panel,
-            "_form",
-            "That proposal is not on this panel (someone may have removed it already).",
-            status=409,
-        )
-    return _update(
-        request,
-        web,
-        session,
-        panel,
-        form,
-        {"proposal_ids": [p for p in panel.proposal_ids if p != proposal_id]},
-        keys={},
-        values={},
-        done=f"done=proposal-removed&ids={proposal_id}#proposals",
-    )
+    return _remove(request, web, session, panel, form, "proposals", "proposal_id", "proposal id")
 
 
 @router.post("/panels/{panel_id}/conflicts", response_class=HTMLResponse)
