@@ -298,3 +298,10 @@ def api_token(api, base: str, email: str) -> dict:
 def api_ok(r, status=(200, 201)):
     assert r.status in status, r.text()
     return r.json()
+
+
+def api_open_cycle(api, base: str, headers: dict, fields: dict) -> dict:
+    """A cycle made through the API as the given admin and moved to open, ready for proposals."""
+    cycle = api_ok(api.post(f"{base}/api/v1/cycles", headers=headers, data=fields))
+    api_ok(api.post(f"{base}/api/v1/cycles/{cycle['id']}/transition", headers=headers, data={"to": "open"}))
+    return cycle

@@ -15,6 +15,7 @@ from tests.browser.conftest import (
     PASSWORD,
     SCREENSHOTS,
     api_ok,
+    api_open_cycle,
     api_token,
     axe_violations,
     own_user_signed_in,
@@ -66,19 +67,17 @@ def chair_world(browser, live_server):
 
     chair = user("chair-e2e@example.org", "Chris Chair", ["chair"])
     scorers = [user(f"chair-e2e-s{i}@example.org", f"Scorer {n}", ["scorer"]) for i, n in enumerate("ABC")]
-    cycle = api_ok(
-        api.post(
-            f"{base}{API}/cycles",
-            headers=admin,
-            data={
-                "name": "Chair e2e SR",
-                "financial_years": ["2025-26", "2026-27"],
-                "budgets": {"2025-26": "500000.00", "2026-27": "500000.00"},
-                "min_scorecards": 1,
-            },
-        )
+    cycle = api_open_cycle(
+        api,
+        base,
+        admin,
+        {
+            "name": "Chair e2e SR",
+            "financial_years": ["2025-26", "2026-27"],
+            "budgets": {"2025-26": "500000.00", "2026-27": "500000.00"},
+            "min_scorecards": 1,
+        },
     )
-    api_ok(api.post(f"{base}{API}/cycles/{cycle['id']}/transition", headers=admin, data={"to": "open"}))
     ids = {}
     for ref, title in TITLES.items():
         ids[ref] = api_ok(

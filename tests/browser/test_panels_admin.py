@@ -7,7 +7,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import PASSWORD, SCREENSHOTS, api_ok, api_token, own_user_signed_in, viewport_shot
+from tests.browser.conftest import (
+    PASSWORD,
+    SCREENSHOTS,
+    api_ok,
+    api_open_cycle,
+    api_token,
+    own_user_signed_in,
+    viewport_shot,
+)
 
 API = "/api/v1"
 SHOTS = SCREENSHOTS / "chair"
@@ -36,14 +44,12 @@ def chair_world(page, live_server):
                 data={"email": email, "full_name": name, "password": PASSWORD, "roles": ["scorer"]},
             )
         )
-    cycle = api_ok(
-        api.post(
-            f"{base}{API}/cycles",
-            headers=admin,
-            data={"name": "Panels end to end", "financial_years": ["2025-26"], "reference_prefix": "P"},
-        )
+    cycle = api_open_cycle(
+        api,
+        base,
+        admin,
+        {"name": "Panels end to end", "financial_years": ["2025-26"], "reference_prefix": "P"},
     )
-    api_ok(api.post(f"{base}{API}/cycles/{cycle['id']}/transition", headers=admin, data={"to": "open"}))
     ids = {}
     for ref, title in [("P-1", "Custody suite merger"), ("P-2", "Shared fleet"), ("P-3", "Body-worn video")]:
         ids[ref] = api_ok(

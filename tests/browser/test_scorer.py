@@ -12,6 +12,7 @@ from tests.browser.conftest import (
     PASSWORD,
     SCREENSHOTS,
     api_ok,
+    api_open_cycle,
     api_token,
     axe_violations,
     own_user_signed_in,
@@ -56,14 +57,9 @@ def scorer_world(page, live_server):
     )
     me = api_ok(api.get(f"{base}{API}/users/me", headers=api_token(api, base, "scorer-e2e@example.org")))
     years = ["2025-26", "2026-27"]
-    cycle = api_ok(
-        api.post(
-            f"{base}{API}/cycles",
-            headers=admin,
-            data={"name": "Scorer end to end", "financial_years": years, "reference_prefix": "S"},
-        )
+    cycle = api_open_cycle(
+        api, base, admin, {"name": "Scorer end to end", "financial_years": years, "reference_prefix": "S"}
     )
-    api_ok(api.post(f"{base}{API}/cycles/{cycle['id']}/transition", headers=admin, data={"to": "open"}))
     ids = {}
     for i, (ref, title) in enumerate(TITLES.items()):
         p = api_ok(
